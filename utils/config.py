@@ -1,0 +1,94 @@
+"""The course's one configuration object: quick mode, paths, seeding and device (chapter: Setup).
+
+Everything that depends on the environment is read here, once, from these variables:
+
+- ``COURSE_QUICK=1``      quick mode: tiny data subsets and one epoch (tests, CI); unset for the
+                          full settings the published book uses.
+- ``COURSE_DATA_DIR``     where downloads and feature caches go (default: ``data/cache`` in the repo).
+- ``COURSE_DATA_MIRROR``  a folder, ``file://`` URL or ``https://`` base that replaces the
+                          canonical dataset hosts (offline classrooms, CI).
+- ``COURSE_DEVICE``       force a device (``cpu``, ``cuda``, ``mps``); default: the best available.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={value!r} is not a yes/no value: use {name}=1 or leave it unset.")
+
+
+class Config:
+    """Settings read from the environment each time they are asked for (so a test or a
+    notebook can change ``os.environ`` and see the effect); see the module docstring."""
+
+    @property
+    def quick(self) -> bool:
+        return _env_flag("COURSE_QUICK")
+
+    @property
+    def data_dir(self) -> Path:
+        data_dir = os.environ.get("COURSE_DATA_DIR") or REPO_ROOT / "data" / "cache"
+        return Path(data_dir).expanduser().resolve()
+
+    @property
+    def mirror(self) -> str | None:
+        return os.environ.get("COURSE_DATA_MIRROR") or None
+
+    @property
+    def device_override(self) -> str | None:
+        return os.environ.get("COURSE_DEVICE") or None
+
+    def pick(self, *, full, quick):
+        """Return ``quick`` in quick mode and ``full`` otherwise: ``epochs = config.pick(full=15, quick=1)``."""
+        return quick if self.quick else full
+
+    def __repr__(self) -> str:
+        mode = "quick" if self.quick else "full"
+        return f"Config(mode={mode}, data_dir={str(self.data_dir)!r}, mirror={self.mirror!r})"
+
+
+config = Config()
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch so that a run can be repeated exactly on the same machine."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS generators
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def get_device(override: str | None = None):
+    """The device to train on: ``COURSE_DEVICE`` if set, else cuda > mps > cpu."""
+    import torch
+
+    name = override or config.device_override
+    if name:
+        device = torch.device(name)  # raises on a malformed name
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"COURSE_DEVICE={name!r} but CUDA is not available on this machine.")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError(f"COURSE_DEVICE={name!r} but MPS is not available on this machine.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

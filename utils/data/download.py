@@ -1,0 +1,467 @@
+"""Download, verify and cache the course's datasets (chapter: Setup).
+
+``fetch("fsdd")`` returns a folder under ``data/cache/`` that holds the dataset, downloading it
+first if needed. Every file is checked against the SHA-256 in the manifest below and only then
+moved into place (write to a temporary name, then rename), so an interrupted or corrupt download
+never leaves a file that passes for whole.
+
+``COURSE_DATA_MIRROR`` (a folder, ``file://`` URL or ``https://`` base) replaces the canonical
+hosts: the mirror holds ``<mirror_path>`` of each resource, e.g. ``fsdd/free-spoken-digit-...``.
+The verification is the same either way.
+
+Command line: ``python -m utils.data.download [NAME ...] [--verify] [--list]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import gzip
+import hashlib
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from utils.config import config
+
+# ----------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One file of a dataset, where to get it and how to check it.
+
+    ``unpack`` says what the downloaded file becomes in the cache:
+    ``"none"`` (stored as is), ``"gunzip"`` (decompressed) or ``"tar"`` (an archive whose single
+    top-level folder is extracted). ``sha256`` and ``size`` describe what is stored: the file's
+    bytes, the decompressed bytes, or, for an archive, the files matching ``tree_glob`` inside
+    the extracted folder (see :func:`tree_digest`), since archives of the same files made by
+    different hosts differ byte for byte.
+    """
+
+    url: str
+    mirror_path: str
+    target: str
+    sha256: str
+    size: int
+    unpack: str = "none"
+    tree_glob: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset card: what it is, where it comes from, its licence, and its files."""
+
+    name: str
+    title: str
+    homepage: str
+    licence: str
+    citation: str
+    resources: tuple[Resource, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(r.size for r in self.resources)
+
+
+_FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
+_FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+_CNNPROM_URL = (
+    "https://raw.githubusercontent.com/solovictor/CNNPromoterData/"
+    "b4d2949e9bc5206f3049b35a488b036125ccc653/"
+)
+
+
+def _fashion(stem: str, sha256: str, size: int) -> Resource:
+    return Resource(
+        url=f"{_FASHION_URL}{stem}.gz",
+        mirror_path=f"fashion-mnist/{stem}.gz",
+        target=f"FashionMNIST/raw/{stem}",  # where torchvision.datasets.FashionMNIST looks
+        sha256=sha256,
+        size=size,
+        unpack="gunzip",
+    )
+
+
+def _promoter(filename: str, sha256: str, size: int) -> Resource:
+    return Resource(
+        url=_CNNPROM_URL + filename,
+        mirror_path=f"CNNPromoterData/{filename}",
+        target=filename,
+        sha256=sha256,
+        size=size,
+    )
+
+
+MANIFEST: dict[str, Dataset] = {
+    d.name: d
+    for d in [
+        Dataset(
+            name="fsdd",
+            title="Free Spoken Digit Dataset v1.0.10 (3,000 recordings, 8 kHz, 6 speakers)",
+            homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
+            licence="CC BY-SA 4.0",
+            citation="Z. Jackson et al., Free Spoken Digit Dataset v1.0.10, Zenodo, "
+            "doi:10.5281/zenodo.1342401",
+            resources=(
+                Resource(
+                    url=_FSDD_URL,
+                    mirror_path="fsdd/free-spoken-digit-dataset-1.0.10.tar.gz",
+                    target="free-spoken-digit-dataset-1.0.10",
+                    sha256="baa3a6dcf4da47fb3075bec71a8cefb512022cb9ae030a79a31b315f37bc67af",
+                    size=21_128_848,
+                    unpack="tar",
+                    tree_glob="recordings/*.wav",
+                ),
+            ),
+        ),
+        Dataset(
+            name="fashion-mnist",
+            title="Fashion-MNIST (70,000 greyscale 28x28 images, 10 classes)",
+            homepage="https://github.com/zalandoresearch/fashion-mnist",
+            licence="MIT",
+            citation="H. Xiao, K. Rasul, R. Vollgraf, Fashion-MNIST: a Novel Image Dataset for "
+            "Benchmarking Machine Learning Algorithms, arXiv:1708.07747, 2017",
+            resources=(
+                _fashion(
+                    "train-images-idx3-ubyte",
+                    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                    47_040_016,
+                ),
+                _fashion(
+                    "train-labels-idx1-ubyte",
+                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                    60_008,
+                ),
+                _fashion(
+                    "t10k-images-idx3-ubyte",
+                    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                    7_840_016,
+                ),
+                _fashion(
+                    "t10k-labels-idx1-ubyte",
+                    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+                    10_008,
+                ),
+            ),
+        ),
+        Dataset(
+            name="promoters",
+            title="CNNProm promoter / non-promoter sequences (251 nt, Arabidopsis and mouse)",
+            homepage="https://github.com/solovictor/CNNPromoterData",
+            licence="Published with the paper for research use",
+            citation="R. K. Umarov, V. V. Solovyev, Recognition of prokaryotic and eukaryotic "
+            "promoters using convolutional deep learning neural networks, PLOS ONE 12(2), 2017; "
+            "sequences from EPDnew (Dreos et al., 2013)",
+            resources=(
+                _promoter(
+                    "Arabidopsis_non_tata.fa",
+                    "93f7c91d25bd18d7640c09f7fcd6052abf9f6f4425eda56dbebe6cc6ecfa2d1b",
+                    1_889_600,
+                ),
+                _promoter(
+                    "Arabidopsis_tata.fa",
+                    "2beaa31c2797e7f8d193b6015b7239a89509341f59dde57d904d8664e492901b",
+                    479_040,
+                ),
+                _promoter(
+                    "Arabidopsis_non_prom_big.fa",
+                    "12f6901527b506907373a6c4bcbaf289622159657e9f0a307b29f822ea2dc250",
+                    3_954_332,
+                ),
+                _promoter(
+                    "Mouse_tata.fa",
+                    "754bde10d814e65ab74ab94c249b1cd3c483ab96a3a7ad7a6f85a6451353f4cd",
+                    405_365,
+                ),
+                _promoter(
+                    "Mouse_nonprom.fa",
+                    "44fc703c470dd77c4c44ceb0b8b40f198742cd9781055fda9d1328f89b688026",
+                    1_245_290,
+                ),
+            ),
+        ),
+    ]
+}
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class DownloadError(RuntimeError):
+    """A dataset could not be fetched; the message says what failed and what to do."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file is not the file the manifest describes."""
+
+
+class UnsafeArchiveError(DownloadError):
+    """An archive tried to write outside its target folder (``..``, absolute paths, links)."""
+
+
+def _hint() -> str:
+    """What to do when a download fails, depending on whether a mirror is in use."""
+    if config.mirror:
+        return (
+            f"COURSE_DATA_MIRROR is set to {config.mirror!r}: check that it holds the file, laid "
+            "out as data/README.md describes, or unset it to use the canonical host."
+        )
+    return (
+        "If this machine is offline, point COURSE_DATA_MIRROR at a folder laid out as "
+        "data/README.md describes (for example COURSE_DATA_MIRROR=../shared/data) and run again."
+    )
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tree_digest(root: Path, pattern: str) -> tuple[str, int]:
+    """One SHA-256 over the files under ``root`` matching ``pattern``, and their total size.
+
+    The digest covers the sorted lines ``"<relative path> <sha256 of the file>\\n"``, so it
+    depends on the files' names and bytes, not on how an archive packed them.
+    """
+    files = sorted(root.glob(pattern))
+    lines = "".join(f"{p.relative_to(root).as_posix()} {sha256_file(p)}\n" for p in files)
+    return hashlib.sha256(lines.encode()).hexdigest(), sum(p.stat().st_size for p in files)
+
+
+def source_url(resource: Resource, mirror: str | None = None) -> str:
+    """The address to download ``resource`` from: the mirror's copy if a mirror is set."""
+    mirror = mirror if mirror is not None else config.mirror
+    if not mirror:
+        return resource.url
+    if "://" not in mirror:  # a plain folder
+        mirror = Path(mirror).expanduser().resolve().as_uri()
+    return mirror.rstrip("/") + "/" + urllib.parse.quote(resource.mirror_path)
+
+
+def _is_transient(error: Exception) -> bool:
+    if isinstance(error, urllib.error.HTTPError):
+        return error.code >= 500 or error.code in (408, 429)
+    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, FileNotFoundError):
+        return False  # a file:// mirror without the file: retrying will not help
+    return isinstance(error, (urllib.error.URLError, OSError, TimeoutError))
+
+
+def _download(url: str, dest, *, label: str, progress: bool, timeout: float) -> None:
+    """Stream ``url`` into the open binary file ``dest``; raise if the body is cut short."""
+    from tqdm.auto import tqdm
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        total = response.headers.get("Content-Length")
+        total = int(total) if total else None
+        received = 0
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc=label, disable=not progress, leave=False
+        ) as bar:
+            while block := response.read(1 << 16):
+                dest.write(block)
+                received += len(block)
+                bar.update(len(block))
+    if total is not None and received != total:
+        raise ConnectionError(f"the server sent {received:,} of {total:,} bytes")
+
+
+def _download_with_retries(
+    url: str, dest_dir: Path, *, label: str, retries: int, progress: bool, timeout: float = 60
+) -> Path:
+    """Download ``url`` to a new temporary file in ``dest_dir`` and return its path.
+
+    Transient failures (time-outs, dropped connections, HTTP 5xx) are retried with a growing
+    pause; the temporary file is removed whatever happens unless the download completes.
+    """
+    for attempt in range(retries + 1):
+        fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".download-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as dest:
+                _download(url, dest, label=label, progress=progress, timeout=timeout)
+            return Path(tmp)
+        except BaseException as error:
+            Path(tmp).unlink(missing_ok=True)
+            if not isinstance(error, Exception):
+                raise  # KeyboardInterrupt: stop now, nothing left behind
+            if attempt < retries and _is_transient(error):
+                time.sleep(min(2**attempt, 10))
+                continue
+            raise DownloadError(f"Could not download {label} from {url}: {error}. {_hint()}") from error
+    raise AssertionError("unreachable")
+
+
+def safe_extract(archive: Path, dest: Path) -> None:
+    """Extract a tar archive into ``dest``, refusing members that would land outside it.
+
+    Uses the standard library's ``data`` filter (PEP 706): no absolute paths, no ``..``, no
+    links pointing outside ``dest``, no device files.
+    """
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(dest, filter="data")
+    except tarfile.FilterError as error:
+        raise UnsafeArchiveError(
+            f"Refused to extract {archive.name}: {error}. The archive is not the one the course "
+            "expects; delete it and download it again from the canonical host."
+        ) from error
+    except tarfile.TarError as error:
+        raise DownloadError(f"{archive.name} is not a readable tar archive: {error}") from error
+
+
+def _is_cached(folder: Path, resource: Resource) -> bool:
+    """Cheap check that a resource is in place: it exists with the manifest's size."""
+    target = folder / resource.target
+    if resource.unpack == "tar":
+        if not target.is_dir():
+            return False
+        return sum(p.stat().st_size for p in target.glob(resource.tree_glob)) == resource.size
+    return target.is_file() and target.stat().st_size == resource.size
+
+
+def _verify(path: Path, resource: Resource, *, url: str, dataset: str) -> None:
+    if resource.unpack == "tar":
+        digest, size = tree_digest(path, resource.tree_glob)
+        what = f"the files {resource.tree_glob} extracted from {url}"
+    else:
+        digest, size = sha256_file(path), path.stat().st_size
+        what = url if resource.unpack == "none" else f"the decompressed content of {url}"
+    if digest != resource.sha256:
+        raise ChecksumError(
+            f"{dataset}: checksum mismatch for {what}: expected sha256 {resource.sha256} "
+            f"({resource.size:,} bytes), got {digest} ({size:,} bytes). Nothing was cached. "
+            "If you use COURSE_DATA_MIRROR, check that the mirror holds the version described "
+            "in data/README.md; otherwise try again later."
+        )
+
+
+def _install(resource: Resource, folder: Path, *, dataset: str, retries: int, progress: bool):
+    """Download one resource, unpack and verify it, then move it into place atomically."""
+    url = source_url(resource)
+    label = f"{dataset}/{Path(resource.mirror_path).name}"
+    target = folder / resource.target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    download = _download_with_retries(
+        url, target.parent, label=label, retries=retries, progress=progress
+    )
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
+    try:
+        if resource.unpack == "none":
+            ready = download
+        elif resource.unpack == "gunzip":
+            ready = staging / target.name
+            try:
+                with gzip.open(download) as src, open(ready, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except (OSError, EOFError) as error:  # truncated or not gzip at all
+                raise ChecksumError(
+                    f"{dataset}: {url} is not a complete gzip file ({error}). Nothing was cached."
+                ) from error
+        elif resource.unpack == "tar":
+            safe_extract(download, staging)
+            tops = [p for p in staging.iterdir()]
+            if len(tops) != 1 or not tops[0].is_dir():
+                raise DownloadError(f"{dataset}: expected one top-level folder in {url}")
+            ready = tops[0]
+        else:
+            raise ValueError(f"unknown unpack mode {resource.unpack!r}")
+        _verify(ready, resource, url=url, dataset=dataset)
+        if target.is_dir():  # a stale, incomplete extraction: replace it
+            shutil.rmtree(target)
+        os.replace(ready, target)
+    finally:
+        download.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _clean_leftovers(folder: Path) -> None:
+    """Remove temporary files that a killed process may have left behind."""
+    for leftover in [*folder.rglob(".download-*.part"), *folder.rglob(".staging-*")]:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def dataset_info(name: str) -> Dataset:
+    """The manifest entry for ``name``; a clear error for an unknown name."""
+    try:
+        return MANIFEST[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, MANIFEST, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown dataset {name!r}.{hint} Known datasets: {', '.join(MANIFEST)}."
+        ) from None
+
+
+def fetch(name: str, *, verify: bool = False, retries: int = 3, progress: bool = True) -> Path:
+    """Make sure dataset ``name`` is in the cache and return its folder (chapter: Setup).
+
+    A file already in place with the right size is trusted (the cache only ever receives
+    verified files); ``verify=True`` re-hashes it and fetches it again if it changed.
+    """
+    dataset = dataset_info(name)
+    folder = config.data_dir / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _clean_leftovers(folder)
+        for resource in dataset.resources:
+            if _is_cached(folder, resource):
+                if not verify:
+                    continue
+                try:
+                    _verify(folder / resource.target, resource, url="the cache", dataset=name)
+                    continue
+                except ChecksumError:
+                    print(f"{name}: cached {resource.target} is corrupt; fetching it again.")
+            _install(resource, folder, dataset=name, retries=retries, progress=progress)
+    except PermissionError as error:
+        raise DownloadError(
+            f"Cannot write the {name} dataset into {folder} ({error.strerror}). Set "
+            "COURSE_DATA_DIR to a writable folder and run again."
+        ) from error
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fetch the course's datasets into the cache.")
+    parser.add_argument("names", nargs="*", help=f"datasets (default: all of {', '.join(MANIFEST)})")
+    parser.add_argument("--verify", action="store_true", help="re-hash files already cached")
+    parser.add_argument("--list", action="store_true", help="list the datasets and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for d in MANIFEST.values():
+            print(f"{d.name:15} {d.size / 1e6:7.1f} MB  {d.licence:45} {d.title}")
+        return 0
+    try:
+        for name in args.names or list(MANIFEST):
+            start = time.perf_counter()
+            folder = fetch(name, verify=args.verify)
+            print(f"{name}: ready in {folder} ({time.perf_counter() - start:.1f} s)")
+    except (DownloadError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
