@@ -9,7 +9,7 @@ never leaves a file that passes for whole.
 hosts: the mirror holds ``<mirror_path>`` of each resource, e.g. ``fsdd/free-spoken-digit-...``.
 The verification is the same either way.
 
-Command line: ``python -m utils.data.download [NAME ...] [--verify] [--list]``.
+Command line: ``python -m utils.data fetch [NAME ...] [--verify] [--list]``.
 """
 
 from __future__ import annotations
@@ -461,7 +461,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
