@@ -4,7 +4,7 @@ Everything that depends on the environment is read here, once, from these variab
 
 - ``COURSE_QUICK=1``      quick mode: tiny data subsets and one epoch (tests, CI); unset for the
                           full settings the published book uses.
-- ``COURSE_DATA_DIR``     where downloads and feature caches go (default: ``data/cache`` in the repo).
+- ``COURSE_DATA_DIR``     where downloads and feature caches go (default: ``data/cache``).
 - ``COURSE_DATA_MIRROR``  a folder, ``file://`` URL or ``https://`` base that replaces the
                           canonical dataset hosts (offline classrooms, CI).
 - ``COURSE_DEVICE``       force a device (``cpu``, ``cuda``, ``mps``); default: the best available.
@@ -53,7 +53,7 @@ class Config:
         return os.environ.get("COURSE_DEVICE") or None
 
     def pick(self, *, full, quick):
-        """Return ``quick`` in quick mode and ``full`` otherwise: ``epochs = config.pick(full=15, quick=1)``."""
+        """``quick`` in quick mode, else ``full``: ``epochs = config.pick(full=15, quick=1)``."""
         return quick if self.quick else full
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import gzip
 import hashlib
 import os
@@ -72,7 +73,9 @@ class Dataset:
         return sum(r.size for r in self.resources)
 
 
-_FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
+_FSDD_URL = (
+    "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
+)
 _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 _CNNPROM_URL = (
     "https://raw.githubusercontent.com/solovictor/CNNPromoterData/"
@@ -302,7 +305,9 @@ def _download_with_retries(
             if attempt < retries and _is_transient(error):
                 time.sleep(min(2**attempt, 10))
                 continue
-            raise DownloadError(f"Could not download {label} from {url}: {error}. {_hint()}") from error
+            raise DownloadError(
+                f"Could not download {label} from {url}: {error}. {_hint()}"
+            ) from error
     raise AssertionError("unreachable")
 
 
@@ -400,6 +405,8 @@ def _clean_leftovers(folder: Path) -> None:
 
 # ----------------------------------------------------------------------------- public API
 
+_WRITE_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
 
 def dataset_info(name: str) -> Dataset:
     """The manifest entry for ``name``; a clear error for an unknown name."""
@@ -434,17 +441,21 @@ def fetch(name: str, *, verify: bool = False, retries: int = 3, progress: bool =
                 except ChecksumError:
                     print(f"{name}: cached {resource.target} is corrupt; fetching it again.")
             _install(resource, folder, dataset=name, retries=retries, progress=progress)
-    except PermissionError as error:
+    except OSError as error:
+        if error.errno not in _WRITE_ERRORS:
+            raise
         raise DownloadError(
             f"Cannot write the {name} dataset into {folder} ({error.strerror}). Set "
-            "COURSE_DATA_DIR to a writable folder and run again."
+            "COURSE_DATA_DIR to a writable folder with enough space and run again."
         ) from error
     return folder
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fetch the course's datasets into the cache.")
-    parser.add_argument("names", nargs="*", help=f"datasets (default: all of {', '.join(MANIFEST)})")
+    parser.add_argument(
+        "names", nargs="*", help=f"datasets (default: all of {', '.join(MANIFEST)})"
+    )
     parser.add_argument("--verify", action="store_true", help="re-hash files already cached")
     parser.add_argument("--list", action="store_true", help="list the datasets and exit")
     args = parser.parse_args(argv)

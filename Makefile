@@ -1,0 +1,45 @@
+# The course in two commands (see README.md):
+#   make book   set up .venv, fetch the data, execute the notebooks, build _build/html
+#   make test   set up .venv, fetch the data, run the unit tests and every notebook (nbval)
+# Both are idempotent: the environment is reinstalled only when pyproject.toml changes, the
+# data only when missing, and the book re-executes only notebooks whose code changed.
+#
+# COURSE_QUICK=1 shrinks data and epochs (same code path); a quick book goes to _quick/ so its
+# cached outputs never leak into the published build in _build/.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+QUICK  := $(filter 1 true yes on,$(COURSE_QUICK))
+BOOK_OUT := $(if $(QUICK),_quick,.)
+
+.PHONY: book test lint format data env clean
+
+book: $(STAMP) data
+	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W -n --keep-going
+	@echo "Book: $(BOOK_OUT)/_build/html/index.html"
+
+test: $(STAMP) data
+	$(BIN)/python -m pytest tests chapters --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+data: $(STAMP)
+	$(BIN)/python -m utils.data fetch
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[dev]"
+	@touch $@
+
+clean:
+	rm -rf _build _quick .pytest_cache
