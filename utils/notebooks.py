@@ -1,0 +1,146 @@
+"""Housekeeping for the course's notebooks: the set-up cell and output stripping.
+
+Every notebook starts with the same set-up cell, which makes ``import utils`` work on Colab.
+It holds the repository address, whose one source is ``repository.url`` in ``_config.yml``;
+``python -m utils.notebooks sync`` rewrites the cell in every notebook from that address, and
+the test suite fails when a notebook is out of date.
+
+Command line: ``python -m utils.notebooks {sync,check,strip}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from utils.config import REPO_ROOT
+
+CHAPTERS = REPO_ROOT / "chapters"
+SETUP_TAG = "course-setup"
+
+SETUP_TEMPLATE = """\
+# Set-up: makes `import utils` work. A no-op in the course's own environment (make book/test);
+# on Colab it fetches the course code once. No kernel restart is needed.
+import sys
+
+try:
+    import utils.config  # noqa: F401
+except ImportError:
+    import subprocess
+
+    COURSE_REPO = "{url}"
+    subprocess.run(["git", "clone", "--depth=1", COURSE_REPO, "/content/course"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "logomaker"], check=True)
+    sys.modules.pop("utils", None)  # an unrelated `utils` may already be imported
+    sys.path.insert(0, "/content/course")"""
+
+
+def repository_url(config_file: Path = REPO_ROOT / "_config.yml") -> str:
+    """``repository.url`` from the book's ``_config.yml``."""
+    import yaml
+
+    url = (yaml.safe_load(config_file.read_text()).get("repository") or {}).get("url")
+    if not url:
+        raise ValueError(f"{config_file} has no repository.url: add the course's Git address")
+    return url
+
+
+def setup_source(url: str | None = None) -> str:
+    """The source of the set-up cell for repository ``url`` (default: from _config.yml)."""
+    return SETUP_TEMPLATE.format(url=url or repository_url())
+
+
+def notebooks(root: Path = CHAPTERS) -> list[Path]:
+    """Every notebook under ``root``, in a stable order, skipping checkpoints."""
+    return sorted(p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _save(path: Path, notebook: dict) -> None:
+    """Write a notebook atomically, formatted as Jupyter writes it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def _setup_cell(notebook: dict) -> dict | None:
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            tags = cell.get("metadata", {}).get("tags", [])
+            return cell if SETUP_TAG in tags else None
+    return None
+
+
+def problems(path: Path, url: str | None = None) -> list[str]:
+    """What is wrong with a committed notebook: outputs left in, a missing or stale set-up cell."""
+    notebook, found = _load(path), []
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    if any(c.get("outputs") or c.get("execution_count") for c in code):
+        found.append("has outputs: run `python -m utils.notebooks strip`")
+    cell = _setup_cell(notebook)
+    if cell is None:
+        found.append(f"its first code cell is not the set-up cell (tag {SETUP_TAG!r})")
+    elif "".join(cell["source"]) != setup_source(url):
+        found.append("its set-up cell is out of date: run `python -m utils.notebooks sync`")
+    return found
+
+
+def sync(path: Path, url: str | None = None) -> bool:
+    """Rewrite the set-up cell of ``path`` from the template; True if the file changed."""
+    notebook = _load(path)
+    cell = _setup_cell(notebook)
+    if cell is None:
+        cell = {"cell_type": "code", "metadata": {}, "source": "", "outputs": []}
+        cell["execution_count"] = None
+        first_code = next(
+            (i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code"),
+            len(notebook["cells"]),
+        )
+        notebook["cells"].insert(first_code, cell)
+    cell["metadata"]["tags"] = sorted({*cell["metadata"].get("tags", []), SETUP_TAG, "remove-cell"})
+    source = setup_source(url)
+    if "".join(cell["source"]) == source and cell.get("id"):
+        return False
+    cell["source"] = source.splitlines(keepends=True)  # as Jupyter stores it
+    cell.setdefault("id", "course-setup")
+    _save(path, notebook)
+    return True
+
+
+def strip(path: Path) -> bool:
+    """Remove outputs and execution counts; True if the file changed."""
+    notebook, changed = _load(path), False
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+            cell["outputs"], cell["execution_count"], changed = [], None, True
+    if changed:
+        _save(path, notebook)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Keep the course's notebooks tidy.")
+    parser.add_argument("command", choices=["sync", "check", "strip"])
+    parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: chapters/)")
+    args = parser.parse_args(argv)
+    paths = args.paths or notebooks()
+    if args.command == "check":
+        bad = {p: problems(p) for p in paths}
+        for path, found in bad.items():
+            for problem in found:
+                print(f"{path}: {problem}")
+        return 1 if any(bad.values()) else 0
+    action = sync if args.command == "sync" else strip
+    for path in paths:
+        if action(path):
+            print(f"{args.command}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
