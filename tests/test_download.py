@@ -15,13 +15,12 @@ import pytest
 from utils.data import download
 from utils.data.download import (
     ChecksumError,
-    Dataset,
     DownloadError,
-    Resource,
     UnsafeArchiveError,
     fetch,
     tree_digest,
 )
+from utils.data.manifest import Dataset, Resource
 
 PAYLOAD = b"ACGT" * 1000
 
