@@ -1,0 +1,122 @@
+"""Automatic checks for the exercises: specific feedback that never gives the answer away.
+
+A student calls a check in the notebook, right after their answer::
+
+    from utils import checks
+    checks.check_num_frames(my_answer)
+
+Each check prints one line of feedback (``✅`` or ``❌`` with a hint) and returns a
+:class:`CheckResult`. In a notebook it also emits a machine-readable copy of the result
+(MIME type ``application/vnd.course.check+json``), which ``python -m utils.grade`` collects
+when it executes a folder of submitted notebooks (chapter: Instructor guide).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+MIME_TYPE = "application/vnd.course.check+json"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: its name, whether it passed, and the feedback shown."""
+
+    name: str
+    passed: bool
+    feedback: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return f"{'✅' if self.passed else '❌'} {self.name}: {self.feedback}"
+
+
+def report(name: str, passed: bool, feedback: str) -> CheckResult:
+    """Show a result to the student (and to the grader) and return it."""
+    result = CheckResult(name, bool(passed), feedback)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        in_notebook = get_ipython() is not None
+    except ImportError:
+        in_notebook = False
+    if in_notebook:
+        display({MIME_TYPE: asdict(result), "text/plain": str(result)}, raw=True)
+    else:
+        print(result)
+    return result
+
+
+def _is_number(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# ----------------------------------------------------------------------------- generic checks
+
+
+def check_shape(name: str, actual, expected: tuple[int, ...], *, axes: tuple[str, ...] = ()):
+    """Compare a tensor's (or a shape's) dimensions, saying which axis differs, not its value."""
+    shape = tuple(getattr(actual, "shape", actual))
+    if shape == tuple(expected):
+        return report(name, True, f"shape {list(shape)} is right.")
+    if len(shape) != len(expected):
+        return report(
+            name, False, f"got {len(shape)} dimensions, expected {len(expected)}: check the layout."
+        )
+    wrong = [i for i, (a, e) in enumerate(zip(shape, expected, strict=True)) if a != e]
+    where = ", ".join(axes[i] if i < len(axes) else f"axis {i}" for i in wrong)
+    return report(name, False, f"shape {list(shape)} differs in {where}.")
+
+
+def check_model_output_shape(model, x, num_classes: int, *, name: str = "model output"):
+    """Run ``model`` on a batch ``x`` and check it returns ``[batch, num_classes]`` logits."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as error:  # the student's model may fail in any way; report, don't crash
+        return report(name, False, f"the model raised {type(error).__name__}: {error}")
+    out = getattr(out, "logits", out)
+    return check_shape(name, out, (len(x), num_classes), axes=("batch", "classes"))
+
+
+def check_receptive_field(answer, kernel_sizes, dilations=None, strides=None):
+    """Check a receptive-field calculation for a stack of convolutions (chapter: Speech)."""
+    name = "receptive field"
+    if not _is_number(answer) or float(answer) != int(float(answer)):
+        return report(name, False, "the answer should be a whole number of input steps.")
+    from utils.models.cnn import receptive_field
+
+    n = len(kernel_sizes)
+    dilations, strides = list(dilations or [1] * n), list(strides or [1] * n)
+    field = receptive_field(kernel_sizes, dilations, strides)
+    answer = int(float(answer))
+    if answer == field:
+        return report(name, True, "right: each layer adds (kernel - 1) × dilation × jump.")
+    if answer == sum(kernel_sizes):
+        hint = "you added the kernel sizes; neighbouring windows overlap, so a layer adds k - 1."
+    elif any(d != 1 for d in dilations) and answer == 1 + sum(k - 1 for k in kernel_sizes):
+        hint = "dilation spreads each kernel out: a layer adds (k - 1) × dilation."
+    elif any(s != 1 for s in strides) and answer < field:
+        hint = "strides compound: after a stride-s layer, every later step covers s inputs."
+    else:
+        hint = "too small." if answer < field else "too large."
+    return report(name, False, hint)
+
+
+def check_between(name: str, value, low: float, high: float, *, what: str = "the value"):
+    """Check that a measured number (an accuracy, a loss) lies in an expected range."""
+    if not _is_number(value):
+        return report(name, False, f"{what} should be a number, got {type(value).__name__}.")
+    value = float(value)
+    if low <= value <= high:
+        return report(name, True, f"{what} is in the expected range.")
+    return report(name, False, f"{what} is {'too low' if value < low else 'too high'}.")

@@ -1,0 +1,166 @@
+"""The student edition: every chapter notebook with its solutions replaced by stubs.
+
+Conventions in the instructor notebooks under ``chapters/`` (chapter: Instructor guide):
+
+- An exercise is a markdown cell with a ``{exercise}`` directive and a ``:label:``.
+- Its solution sits between two markdown cells, ``{solution-start} <label>`` (with
+  ``:class: dropdown``, so the book shows it collapsed) and ``{solution-end}``. Everything in
+  between is the solution: markdown is dropped, code cells become stubs.
+- A code cell tagged ``solution`` is a solution wherever it is. If it contains the lines
+  ``# BEGIN SOLUTION`` and ``# END SOLUTION``, only the lines between them are removed and the
+  rest stays as a skeleton; otherwise the whole cell becomes the stub.
+- A code cell tagged ``uses-answer`` (an automatic check, say) needs the student's answer: it
+  stays, tagged ``nbval-skip`` so that the student edition can be tested before it is filled in.
+
+``python -m utils.student [--out student]`` writes ``student/chapters/...``, outputs stripped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+from utils.config import REPO_ROOT
+from utils.notebooks import notebooks
+
+SOLUTION_TAG, USES_ANSWER_TAG, STUB_TAG, SKIP_TAG = "solution", "uses-answer", "stub", "nbval-skip"
+BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+
+_EXERCISE = re.compile(r"\{exercise\}.*?:label:\s*(\S+)", re.S)
+_SOLUTION_START = re.compile(r"\{solution-start\}\s*(\S+)")
+_SOLUTION_END = re.compile(r"\{solution-end\}")
+_SOLUTION_BLOCK = re.compile(r"\{solution\}")
+
+STUDENT_NOTE = (
+    "```{note}\nThis is the **student edition** of this notebook: the solutions are removed. "
+    "Cells that say `# YOUR CODE HERE` are yours to write; the checks after them tell you how "
+    "you did.\n```"
+)
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def stub_source(source: str, label: str) -> str:
+    """The student's version of a solution cell: the answer replaced by a stub."""
+    todo = f'# YOUR CODE HERE\nraise NotImplementedError("Exercise {label}")'
+    lines = source.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
+    if not starts:
+        return todo
+    kept, inside = [], False
+    for line in lines:
+        if line.strip() == BEGIN:
+            indent = line[: len(line) - len(line.lstrip())]
+            kept += [indent + t for t in todo.splitlines()]
+            inside = True
+        elif line.strip() == END:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    if inside:
+        raise ValueError(f"exercise {label}: {BEGIN} without a matching {END}")
+    return "\n".join(kept)
+
+
+def _stub_cell(cell: dict, label: str) -> dict:
+    stub = copy.deepcopy(cell)
+    stub["source"] = stub_source(_source(cell), label).splitlines(keepends=True)
+    tags = [t for t in _tags(cell) if t != SOLUTION_TAG]
+    stub["metadata"]["tags"] = [*tags, STUB_TAG, SKIP_TAG]
+    return stub
+
+
+def student_notebook(notebook: dict) -> dict:
+    """Return the student edition of a notebook (a new dict; the input is unchanged)."""
+    out = copy.deepcopy(notebook)
+    cells, label, in_solution = [], "?", False
+    for cell in notebook["cells"]:
+        text = _source(cell)
+        if cell["cell_type"] == "markdown":
+            if match := _SOLUTION_START.search(text):
+                in_solution, label = True, match.group(1)
+                continue
+            if _SOLUTION_END.search(text):
+                in_solution = False
+                continue
+            if in_solution or _SOLUTION_BLOCK.search(text):
+                continue
+            if match := _EXERCISE.search(text):
+                label = match.group(1)
+            cells.append(copy.deepcopy(cell))
+        elif cell["cell_type"] == "code":
+            if in_solution or SOLUTION_TAG in _tags(cell):
+                new = _stub_cell(cell, label)
+            else:
+                new = copy.deepcopy(cell)
+                if USES_ANSWER_TAG in _tags(cell):
+                    new.setdefault("metadata", {})["tags"] = [*_tags(cell), SKIP_TAG]
+            new["outputs"], new["execution_count"] = [], None
+            cells.append(new)
+        else:
+            cells.append(copy.deepcopy(cell))
+    if in_solution:
+        raise ValueError(f"solution {label} has a {{solution-start}} but no {{solution-end}}")
+    title = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1)
+    note = {"cell_type": "markdown", "id": "student-note", "metadata": {}, "source": STUDENT_NOTE}
+    cells.insert(title + 1, note)
+    out["cells"] = cells
+    return out
+
+
+def solution_lines(notebook: dict) -> set[str]:
+    """The substantive lines of every solution cell: what must not reach the student edition."""
+    lines, in_solution = set(), False
+    for cell in notebook["cells"]:
+        text = _source(cell)
+        if cell["cell_type"] == "markdown":
+            in_solution = (in_solution or bool(_SOLUTION_START.search(text))) and not (
+                _SOLUTION_END.search(text)
+            )
+        elif in_solution or SOLUTION_TAG in _tags(cell):
+            body = text.splitlines()
+            if BEGIN in [line.strip() for line in body]:
+                begin = [line.strip() for line in body].index(BEGIN)
+                end = [line.strip() for line in body].index(END)
+                body = body[begin + 1 : end]
+            lines |= {line.strip() for line in body if len(line.strip()) > 8}
+    return {line for line in lines if not line.startswith("#")}
+
+
+def write_student_edition(out_dir: Path, sources: list[Path] | None = None) -> list[Path]:
+    """Write the student edition of ``sources`` (default: every chapter) under ``out_dir``."""
+    written = []
+    for path in sources or notebooks():
+        relative = path.resolve().relative_to(REPO_ROOT)
+        target = out_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        student = student_notebook(json.loads(path.read_text()))
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(student, indent=1, ensure_ascii=False) + "\n")
+        tmp.replace(target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the student edition of the notebooks.")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "student", help="output folder")
+    args = parser.parse_args(argv)
+    for path in write_student_edition(args.out):
+        print(f"student edition: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
