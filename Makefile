@@ -1,6 +1,7 @@
 # The course in two commands (see README.md):
 #   make book   set up .venv, fetch the data, execute the notebooks, build _build/html
-#   make test   set up .venv, fetch the data, run the unit tests and every notebook (nbval)
+#   make test   set up .venv, fetch the data, run the unit tests and every notebook (nbval),
+#               instructor and student editions
 # Both are idempotent: the environment is reinstalled only when pyproject.toml changes, the
 # data only when missing, and the book re-executes only notebooks whose code changed.
 #
@@ -14,14 +15,19 @@ STAMP  := $(VENV)/.installed
 QUICK  := $(filter 1 true yes on,$(COURSE_QUICK))
 BOOK_OUT := $(if $(QUICK),_quick,.)
 
-.PHONY: book test lint format data env clean
+.PHONY: book test student lint format data env clean
 
 book: $(STAMP) data
 	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W -n --keep-going
 	@echo "Book: $(BOOK_OUT)/_build/html/index.html"
 
-test: $(STAMP) data
-	$(BIN)/python -m pytest tests chapters --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+test: $(STAMP) data student
+	$(BIN)/python -m pytest tests chapters student --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 -p no:cacheprovider
+
+# The student edition (solutions replaced by stubs) in student/; see utils/student.py.
+student: $(STAMP)
+	$(BIN)/python -m utils.student --out student
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

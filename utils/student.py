@@ -21,6 +21,7 @@ import argparse
 import copy
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the student edition of the notebooks.")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "student", help="output folder")
     args = parser.parse_args(argv)
+    shutil.rmtree(args.out / "chapters", ignore_errors=True)  # no stale notebooks
     for path in write_student_edition(args.out):
         print(f"student edition: {path}")
     return 0
