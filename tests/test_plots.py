@@ -1,0 +1,104 @@
+"""Every figure is a Figure with labelled axes; widgets fall back to a static figure."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from utils import plots, widgets
+from utils.data.spec import Split, TaskData, TaskSpec
+from utils.train import History
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def labelled(fig):
+    """Every axes with visible ticks has both axis labels."""
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.axison]
+    assert axes
+    for ax in axes:
+        assert ax.get_xlabel() and ax.get_ylabel(), (
+            ax.get_title(),
+            ax.get_xlabel(),
+            ax.get_ylabel(),
+        )
+    return True
+
+
+def history(name, offset=0.0):
+    return History(
+        name=name,
+        train_loss=[1.0, 0.5],
+        val_loss=[1.1, 0.7],
+        train_metric=[0.5, 0.8],
+        val_metric=[0.4 + offset, 0.7],
+        best_epoch=1,
+    )
+
+
+def test_learning_curves_of_several_models():
+    fig = plots.learning_curves([history("gru"), history("cnn", 0.1)])
+    assert labelled(fig) and len(fig.axes) == 2
+    assert len(fig.axes[1].get_legend().get_texts()) == 2
+
+
+def test_confusion_matrix_and_results_charts():
+    assert labelled(plots.confusion_matrix(torch.tensor([[3, 1], [0, 4]]), ["no", "yes"]))
+    results = [
+        {"name": "gru", "accuracy": 0.98, "parameters": 42_000, "train_seconds": 37.0},
+        {"name": "crnn", "accuracy": 0.997, "parameters": 154_000, "train_seconds": 88.0},
+    ]
+    assert labelled(plots.results_scatter(results))
+    assert labelled(plots.results_bars(results, lower=0.9))
+
+
+def test_inputs_figures():
+    fig = plots.spectrogram(
+        torch.randn(64, 40), hop_seconds=0.008, waveform=torch.randn(4000), sample_rate=8000
+    )
+    assert labelled(fig) and fig.axes[1].get_xlabel() == "time (s)"
+    grid = plots.image_grid(torch.rand(5, 1, 28, 28), [0, 1, 2, 3, 4], [0, 1, 2, 0, 4], ncols=3)
+    assert "✗ 0" in grid.axes[3].get_title() and grid.axes[0].get_title() == "0"
+    assert "audio" in plots.audio_player(torch.randn(800), 8000)._repr_html_()
+
+
+def test_dna_logos_and_receptive_field():
+    pfms = torch.softmax(torch.randn(3, 6, 4), dim=-1)
+    assert labelled(plots.filter_logos(pfms, ncols=2))
+    onehot = torch.nn.functional.one_hot(torch.randint(0, 4, (30,)), 4).T.float()
+    assert labelled(plots.saliency_logo(onehot, torch.randn(30), start=5, end=25))
+    fig = plots.receptive_field([3, 3, 3], [1, 2, 4])
+    assert "15 steps" in fig.axes[0].get_title() and fig.axes[0].get_xlabel()
+
+
+def test_importing_plots_changes_no_global_style():
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib as m; before = dict(m.rcParams); import utils.plots; "
+        "print(before == dict(m.rcParams))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+def test_widgets_fall_back_to_a_static_figure(capsys):
+    assert not widgets.has_live_kernel()
+    widgets.length_slider(
+        lambda length: plots.receptive_field([3] * 2, length=length), lengths=(8, 16)
+    )
+    assert "Figure" in capsys.readouterr().out
+    spec = TaskSpec("toy", "sequence", (8, 3), 2, ("a", "b"))
+    split = Split(torch.randn(16, 8, 3), torch.arange(16) % 2)
+    widgets.architecture_picker(
+        TaskData(spec, split, split, split), archs=("gru",), epochs=1, device="cpu"
+    )
+    assert "Figure" in capsys.readouterr().out

@@ -1,0 +1,105 @@
+"""The training loop: determinism, History and checkpoint round-trips, early stopping, CTC."""
+
+import pytest
+import torch
+
+from utils.config import seed_everything
+from utils.data.spec import Split, TaskSpec
+from utils.models import CTCOutput, build_model
+from utils.train import History, fit, load_checkpoint, predict, save_checkpoint
+
+SPEC = TaskSpec("toy", "sequence", (12, 5), 3, ("a", "b", "c"))
+
+
+def toy_split(n, seed):
+    """Sequences whose class is which feature carries a bump somewhere in the real steps."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    lengths = torch.randint(6, 13, (n,), generator=g)
+    x = 0.5 * torch.randn(n, 12, 5, generator=g)
+    x[torch.arange(n), lengths - 2, y] += 3.0
+    x = x * (torch.arange(12)[None, :, None] < lengths[:, None, None])
+    return Split(x, y, lengths)
+
+
+TRAIN, VAL = toy_split(96, 0), toy_split(48, 1)
+TIMINGS = {"epoch_seconds", "examples_per_second"}
+
+
+def run(arch="gru", **kwargs):
+    seed_everything(0)
+    model = build_model(arch, SPEC)
+    settings = {"epochs": 3, "batch_size": 16, "quiet": True, "device": "cpu"} | kwargs
+    return model, fit(model, TRAIN, VAL, **settings)
+
+
+def test_fit_learns_and_restores_the_best_epoch():
+    model, history = run(epochs=8, lr=1e-2)
+    assert history.epochs == 8 and len(history.val_metric) == 8
+    assert history.val_metric[history.best_epoch] == max(history.val_metric) > 0.6
+    again = predict(model, VAL)
+    accuracy = (again.argmax(1) == VAL.y).float().mean().item()
+    assert accuracy == pytest.approx(history.best_val_metric)  # the model holds the best weights
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.lr[0] > 0 and history.parameters > 0 and history.info["device"] == "cpu"
+
+
+@pytest.mark.parametrize("arch", ["gru", "crnn"])
+def test_fit_is_deterministic_on_cpu(arch):
+    _, first = run(arch)
+    _, second = run(arch)
+    a, b = first.to_dict(), second.to_dict()
+    for key in TIMINGS:
+        a.pop(key), b.pop(key)
+    assert a == b
+
+
+def test_history_json_round_trip(tmp_path):
+    _, history = run()
+    history.info["test_accuracy"] = 0.5
+    loaded = History.load(history.save(tmp_path / "results" / "gru.json"))
+    assert loaded == history
+    assert "3 epochs" in repr(loaded) and loaded.train_seconds == pytest.approx(
+        history.train_seconds
+    )
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model, _ = run(checkpoint=tmp_path / "best.pt")
+    fresh = build_model("gru", SPEC)
+    load_checkpoint(fresh, tmp_path / "best.pt")
+    assert torch.equal(predict(fresh, VAL), predict(model, VAL))
+    save_checkpoint(model, tmp_path / "again.pt")
+    state = torch.load(tmp_path / "again.pt", weights_only=True)
+    assert set(state) == set(model.state_dict())
+
+
+def test_early_stopping_and_schedules():
+    _, history = run(epochs=10, lr=1e-9, patience=2, schedule=None, metric="loss")
+    assert history.epochs < 10  # a learning rate this small cannot keep improving the loss
+    for schedule in ("cosine", None):
+        _, h = run(epochs=2, schedule=schedule)
+        assert h.epochs == 2
+    with pytest.raises(ValueError, match="schedule must be"):
+        run(schedule="linear")
+    with pytest.raises(ValueError, match="unknown metric"):
+        run(metric="precision")
+
+
+def test_fit_trains_a_ctc_model():
+    seed_everything(0)
+    model = build_model("ctc_crnn", SPEC)
+    targets = torch.stack([TRAIN.y, (TRAIN.y + 1) % 3], dim=1)  # two symbols each
+    targets[::2, 1] = -1  # half of them only one
+    split = Split(TRAIN.x, targets, TRAIN.lengths)
+    history = fit(model, split, split, epochs=2, metric="error_rate", quiet=True, device="cpu")
+    assert history.epochs == 2 and history.best_epoch is not None
+    assert isinstance(predict(model, TRAIN[:4]), CTCOutput)
+
+
+def test_progress_bar_and_live_plot_run(capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _, history = run(epochs=1, quiet=False, live_plot=True)
+    assert history.epochs == 1

@@ -1,0 +1,177 @@
+"""Hybrids: convolutions find local patterns, a recurrent layer reads them in order
+(chapter: Combining CNNs and RNNs).
+
+- :class:`CRNN` 2-D conv front end, then a (bi)GRU along the width/time axis: the speech and
+  image workhorse.
+- :class:`DanQ` 1-D conv + max-pool over one-hot DNA, then a BiLSTM (Quang & Xie, 2016).
+- :class:`CTCRecognizer` a CRNN that emits one distribution per time step for CTC transcription.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from utils.models.cnn import conv_block_1d, conv_block_2d
+from utils.models.common import SequencePool, check_shape, pooled_lengths
+from utils.models.rnn import RNNEncoder
+
+# ----------------------------------------------------------------------------- helpers
+
+
+class CTCOutput(NamedTuple):
+    """What a CTC model returns: per-step ``log_probs`` ``[B, T', classes + 1]`` (the blank is the
+    last index) and each sequence's number of valid steps ``lengths`` ``[B]``."""
+
+    log_probs: torch.Tensor
+    lengths: torch.Tensor
+
+
+# ----------------------------------------------------------------------------- classes
+
+
+class CRNN(nn.Module):
+    """Convolutional recurrent network: ``x`` ``[B, C, H, W]`` (+ ``lengths`` along ``W``) ->
+    logits ``[B, classes]``.
+
+    Conv blocks shrink height (frequency) by 2 each and width (time) by ``time_pool[i]``; each
+    remaining column becomes one time step whose features are all channels of all rows:
+    ``[B, C', H', W']`` -> ``[B, W', C' * H']``. A (bi)GRU reads the columns and ``pooling``
+    summarises them (see :class:`~utils.models.common.SequencePool`).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        *,
+        input_height: int,
+        channels=(16, 32, 48),
+        kernel_size: int = 3,
+        time_pool=(2, 2, 1),
+        cell: str = "gru",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        pooling: str = "mean",
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        if len(time_pool) != len(channels):
+            raise ValueError(
+                f"time_pool needs one entry per conv block ({len(channels)}), got {time_pool}"
+            )
+        self.in_channels, self.input_height = in_channels, input_height
+        widths, h, blocks = (in_channels, *channels), input_height, []
+        for i, tp in enumerate(time_pool):
+            ph = 2 if h >= 2 else 1
+            blocks.append(
+                conv_block_2d(widths[i], widths[i + 1], kernel_size=kernel_size, pool=(ph, tp))
+            )
+            h = math.ceil(h / ph)
+        self.conv = nn.Sequential(*blocks)
+        self.time_stride = math.prod(time_pool)
+        self.rnn = RNNEncoder(
+            channels[-1] * h,
+            cell=cell,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+        )
+        self.pool = SequencePool(self.rnn.output_size, pooling)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.rnn.output_size, num_classes)
+
+    def encode(self, x, lengths=None):
+        """``[B, C, H, W]`` -> per-column RNN outputs ``[B, W', D]``, final state, ``lengths``."""
+        check_shape(
+            x,
+            f"[batch, {self.in_channels}, {self.input_height}, width] images or spectrograms",
+            4,
+            {1: self.in_channels, 2: self.input_height},
+        )
+        h = self.conv(x)  # (B, C', H', W')
+        h = h.permute(0, 3, 1, 2).flatten(2)  # (B, W', C' * H'): one step per column
+        lengths = pooled_lengths(lengths, self.time_stride)
+        out, final = self.rnn(h, lengths)  # (B, W', D), (B, D)
+        return out, final, lengths
+
+    def forward(self, x, lengths=None):
+        out, final, lengths = self.encode(x, lengths)
+        return self.head(self.dropout(self.pool(out, lengths, final)))  # (B, classes)
+
+
+class CTCRecognizer(CRNN):
+    """A CRNN for transcription with CTC: ``x`` ``[B, C, H, W]`` -> :class:`CTCOutput` with
+    ``log_probs`` ``[B, W', classes + 1]``, one distribution over the symbols and the blank
+    (last index) per column. Train with :func:`utils.train.ctc_loss`; decode with
+    :func:`utils.evaluate.ctc_greedy_decode` or :func:`utils.evaluate.ctc_beam_decode`.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, *, input_height: int, **kwargs):
+        kwargs.setdefault("time_pool", (2, 1, 1))  # keep enough steps for one symbol per few frames
+        super().__init__(in_channels, num_classes + 1, input_height=input_height, **kwargs)
+        self.blank = num_classes
+        self.pool = None  # one output per step, no pooling
+
+    def forward(self, x, lengths=None):
+        out, _, lengths = self.encode(x, lengths)  # (B, W', D)
+        if lengths is None:
+            lengths = torch.full((len(x),), out.shape[1], dtype=torch.long)
+        log_probs = self.head(self.dropout(out)).log_softmax(dim=-1)  # (B, W', classes + 1)
+        return CTCOutput(log_probs, lengths.to(log_probs.device))
+
+
+class DanQ(nn.Module):
+    """DanQ-style DNA classifier: one-hot ``x`` ``[B, 4, L]`` -> logits ``[B, classes]``.
+
+    One wide convolution scans for motifs (``kernel_size`` bases), max-pooling keeps the strongest
+    hit in each window of ``pool`` bases, and a BiLSTM reads the pooled motif track in order, so
+    it can learn which motifs co-occur and in what arrangement.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        in_channels: int = 4,
+        conv_channels: int = 96,
+        kernel_size: int = 19,
+        pool: int = 8,
+        hidden_size: int = 48,
+        pooling: str = "mean",
+        dropout: float = 0.2,
+    ):
+        super().__init__()
+        self.in_channels = in_channels
+        self.conv = conv_block_1d(
+            in_channels,
+            conv_channels,
+            kernel_size=kernel_size,
+            pool=pool,
+            batch_norm=True,
+            dropout=dropout,
+        )
+        self.pool_size = pool
+        self.rnn = RNNEncoder(
+            conv_channels, cell="lstm", hidden_size=hidden_size, bidirectional=True
+        )
+        self.pool = SequencePool(self.rnn.output_size, pooling)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.rnn.output_size, num_classes)
+
+    def forward(self, x, lengths=None):
+        what = (
+            "[batch, 4, length] one-hot DNA"
+            if self.in_channels == 4
+            else f"[batch, {self.in_channels}, length]"
+        )
+        check_shape(x, what, 3, {1: self.in_channels})
+        h = self.conv(x).transpose(1, 2)  # (B, C, L) -> (B, L / pool, C): the motif track
+        lengths = pooled_lengths(lengths, self.pool_size)
+        out, final = self.rnn(h, lengths)  # (B, L', 2H)
+        return self.head(self.dropout(self.pool(out, lengths, final)))  # (B, classes)

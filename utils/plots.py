@@ -1,0 +1,324 @@
+"""The course's figures (chapter: Setup, and each chapter that draws one).
+
+Every function returns its ``matplotlib`` figure, with labelled axes and units, drawn in the
+Okabe-Ito palette, which stays distinguishable under the common forms of colour blindness.
+Nothing here changes matplotlib's global style. In a notebook, end the call with ``;`` or assign
+the result (``fig = learning_curves(...)``) so the figure is shown once.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+# Okabe & Ito (2008): black, orange, sky blue, bluish green, yellow, blue, vermillion, purple
+OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+PALETTE = OKABE_ITO[1:] + OKABE_ITO[:1]  # start with a colour; black last
+BASE_COLORS = {"A": "#009E73", "C": "#0072B2", "G": "#E69F00", "T": "#D55E00"}
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def color(i: int) -> str:
+    """The ``i``-th colour of the course palette (cycles)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def _numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().float().numpy()
+    return np.asarray(x)
+
+
+def _histories(histories) -> dict:
+    """Accept one History, a list of them, or a ``{name: History}`` dict."""
+    if hasattr(histories, "train_loss"):
+        return {histories.name: histories}
+    if isinstance(histories, dict):
+        return histories
+    return {h.name or f"model {i}": h for i, h in enumerate(histories)}
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def learning_curves(histories, *, metric: bool = True, figsize=None):
+    """Loss (and the validation metric) per epoch for one or several models on shared axes:
+    solid lines validation, dashed training (chapter: Training recipes)."""
+    histories = _histories(histories)
+    ncols = 2 if metric else 1
+    fig, axes = plt.subplots(1, ncols, figsize=figsize or (5.5 * ncols, 3.8), squeeze=False)
+    loss_ax = axes[0, 0]
+    for i, (name, h) in enumerate(histories.items()):
+        epochs = np.arange(1, h.epochs + 1)
+        loss_ax.plot(epochs, h.train_loss, "--", color=color(i), alpha=0.7)
+        loss_ax.plot(epochs, h.val_loss, "-", color=color(i), label=name)
+        if metric:
+            ax = axes[0, 1]
+            ax.plot(epochs, h.train_metric, "--", color=color(i), alpha=0.7)
+            ax.plot(epochs, h.val_metric, "-", color=color(i), label=name)
+            if h.best_epoch is not None:
+                ax.plot(h.best_epoch + 1, h.val_metric[h.best_epoch], "o", color=color(i))
+    loss_ax.set(xlabel="epoch", ylabel="loss (cross-entropy, nats)", title="Loss")
+    loss_ax.legend(title="solid: validation\ndashed: training", fontsize="small")
+    if metric:
+        name = next(iter(histories.values())).metric if histories else "metric"
+        axes[0, 1].set(xlabel="epoch", ylabel=name.replace("_", " "), title=f"Validation {name}")
+        axes[0, 1].legend(fontsize="small")
+    for ax in axes.flat:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(cm, class_names, *, normalize: bool = True, ax=None, title: str = ""):
+    """A confusion matrix as a heat map, true class down, predicted class across; with
+    ``normalize`` each row shows the fraction of that class (chapter: Evaluating models)."""
+    cm = _numpy(cm).astype(float)
+    values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    n = len(class_names)
+    fig, ax = (
+        (ax.figure, ax) if ax is not None else plt.subplots(figsize=(1 + 0.45 * n, 0.8 + 0.45 * n))
+    )
+    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    for i in range(n):
+        for j in range(n):
+            if cm[i, j]:
+                text = f"{values[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
+                dark = values[i, j] > 0.6 * values.max()
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "black",
+                )
+    ax.set_xticks(
+        range(n), class_names, rotation=45 if max(map(len, map(str, class_names))) > 2 else 0
+    )
+    ax.set_yticks(range(n), class_names)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title or "Confusion matrix")
+    fig.colorbar(image, ax=ax, label="fraction of true class" if normalize else "examples")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def spectrogram(
+    features,
+    *,
+    hop_seconds: float | None = None,
+    waveform=None,
+    sample_rate=None,
+    title: str = "",
+    feature_label: str = "mel band",
+):
+    """A log-mel spectrogram ``[T, F]`` (time along x, frequency up), with the waveform above it
+    when given (chapter: Speech). ``hop_seconds`` converts frames to seconds."""
+    features = _numpy(features)
+    rows = 2 if waveform is not None else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(6, 2.2 * rows + 0.6), squeeze=False)
+    if waveform is not None:
+        if sample_rate is None:
+            raise ValueError("a waveform needs its sample_rate (e.g. 8000 for FSDD)")
+        wave = _numpy(waveform)
+        ax = axes[0, 0]
+        ax.plot(np.arange(len(wave)) / sample_rate, wave, color=color(4), lw=0.6)
+        ax.set(xlabel="time (s)", ylabel="amplitude", title=title or "Waveform")
+        ax.set_xlim(0, len(wave) / sample_rate)
+    ax = axes[-1, 0]
+    T = features.shape[0]
+    extent = (0, T * hop_seconds if hop_seconds else T, 0, features.shape[1])
+    image = ax.imshow(features.T, origin="lower", aspect="auto", cmap="magma", extent=extent)
+    ax.set(xlabel="time (s)" if hop_seconds else "time (frames)", ylabel=feature_label)
+    ax.set_title("Log-mel spectrogram" if waveform is not None or not title else title)
+    fig.colorbar(image, ax=ax, label="log power (normalised)")
+    fig.tight_layout()
+    return fig
+
+
+def audio_player(waveform, sample_rate: int):
+    """An audio player for a notebook (``IPython.display.Audio``) (chapter: Speech)."""
+    from IPython.display import Audio
+
+    return Audio(_numpy(waveform), rate=sample_rate, normalize=True)
+
+
+def image_grid(images, labels, predictions=None, *, class_names=None, ncols: int = 8):
+    """Images ``[N, C, H, W]`` or ``[N, H, W]`` in a grid, titled with the label (and prediction:
+    blue when right, vermillion with a cross when wrong) (chapter: Images)."""
+    images = _numpy(images)
+    if images.ndim == 4:
+        images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+    labels = _numpy(labels).astype(int)
+    n = len(images)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows), squeeze=False)
+    name = (lambda k: str(class_names[k])) if class_names is not None else str
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i], cmap="gray_r" if images.ndim == 3 else None)
+        if predictions is None:
+            ax.set_title(name(labels[i]), fontsize=8)
+        else:
+            p = int(_numpy(predictions)[i])
+            right = p == labels[i]
+            text = name(p) if right else f"✗ {name(p)}\n(true {name(labels[i])})"
+            ax.set_title(text, fontsize=7, color=OKABE_ITO[5] if right else OKABE_ITO[6])
+    fig.suptitle("label" if predictions is None else "prediction (✗: wrong)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- DNA
+
+
+def _logo(matrix, ax, title="", ylabel="information (bits)"):
+    import logomaker  # imported here: only logo figures need it
+    import pandas as pd
+
+    frame = pd.DataFrame(_numpy(matrix).astype("float64"), columns=list("ACGT"))
+    logomaker.Logo(frame, ax=ax, color_scheme=BASE_COLORS, show_spines=False)
+    ax.set(xlabel="position (bases)", ylabel=ylabel, title=title)
+    return ax
+
+
+def filter_logos(pfms, *, titles=None, ncols: int = 4, background: float = 0.25):
+    """Sequence logos of what first-layer filters learned, from position frequency matrices
+    ``[filters, k, 4]`` (see :func:`utils.interpret.filter_pfms`) (chapter: DNA)."""
+    from utils.interpret import information_content
+
+    pfms = torch.as_tensor(pfms)
+    n = len(pfms)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 1.9 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        _logo(information_content(pfms[i], background), ax, titles[i] if titles else f"filter {i}")
+        ax.set_ylim(0, 2)
+    fig.tight_layout()
+    return fig
+
+
+def saliency_logo(onehot, contribution, *, start: int = 0, end: int | None = None, title: str = ""):
+    """Saliency along a DNA sequence: each base drawn as tall as its contribution (gradient x
+    input, :func:`utils.interpret.saliency`), below the axis when it argues against the class
+    (chapter: DNA). ``onehot`` ``[4, L]``; ``contribution`` ``[4, L]`` or ``[L]``."""
+    onehot, contribution = _numpy(onehot), _numpy(contribution)
+    if contribution.ndim == 1:
+        contribution = onehot * contribution[None, :]
+    matrix = contribution[:, start:end].T  # (positions, 4)
+    fig, ax = plt.subplots(figsize=(min(16, 0.12 * len(matrix) + 2), 2.4))
+    _logo(matrix, ax, title or "Saliency (gradient x input)", ylabel="contribution (logit units)")
+    ticks = ax.get_xticks()
+    ax.set_xticks(ticks, [f"{int(t) + start}" for t in ticks])
+    ax.set_xlim(-0.5, len(matrix) - 0.5)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- architecture
+
+
+def receptive_field(
+    kernel_sizes, dilations=None, *, causal: bool = True, length: int | None = None
+):
+    """Which inputs one output unit sees through a stack of 1-D convolutions (chapter:
+    Convolutional networks). Rows are layers (input at the bottom), dots are positions, and the
+    highlighted units are those the top-right output depends on."""
+    from utils.models.cnn import receptive_field as field_size
+
+    n = len(kernel_sizes)
+    dilations = dilations or [1] * n
+    size = field_size(kernel_sizes, dilations)
+    length = length or size + 4
+    top = length - 1 if causal else length // 2
+    used = [{top}]  # positions used at each layer, from the output down
+    edges = []
+    for layer in reversed(range(n)):
+        k, d = kernel_sizes[layer], dilations[layer]
+        offsets = (
+            [-(k - 1 - j) * d for j in range(k)] if causal else [(j - k // 2) * d for j in range(k)]
+        )
+        below = set()
+        for p in used[-1]:
+            for o in offsets:
+                if 0 <= p + o < length:
+                    below.add(p + o)
+                    edges.append((layer, p + o, p))
+        used.append(below)
+    used.reverse()  # used[0]: input layer
+    fig, ax = plt.subplots(figsize=(max(5, 0.28 * length + 1), 0.9 * (n + 1) + 0.8))
+    for layer, p_below, p_above in edges:
+        ax.plot([p_below, p_above], [layer, layer + 1], color=color(0), lw=0.8, alpha=0.8)
+    for level in range(n + 1):
+        xs = np.arange(length)
+        on = np.isin(xs, sorted(used[level]))
+        ax.scatter(xs[~on], np.full((~on).sum(), level), s=18, color="#BBBBBB", zorder=2)
+        ax.scatter(xs[on], np.full(on.sum(), level), s=24, color=color(4), zorder=3)
+    ax.set_yticks(range(n + 1), ["input"] + [f"layer {i + 1} (d={dilations[i]})" for i in range(n)])
+    ax.set_xlabel("position (time steps)")
+    ax.set_title(f"Receptive field: {size} steps")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def results_scatter(
+    results, *, x: str = "parameters", y: str = "accuracy", size: str | None = "train_seconds"
+):
+    """One point per model: ``y`` against ``x`` (log scale), marker area proportional to ``size``
+    (chapter: Choosing an architecture). ``results`` is a list of dicts with a ``"name"``."""
+    labels = {
+        "parameters": "parameters (count, log scale)",
+        "train_seconds": "training time (s, log scale)",
+        "latency_ms": "latency at batch 1 (ms, log scale)",
+        "accuracy": "test accuracy (fraction)",
+    }
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = np.array([r[size] for r in results], dtype=float) if size else np.ones(len(results))
+    area = 40 + 360 * sizes / sizes.max()
+    for i, r in enumerate(results):
+        ax.scatter(r[x], r[y], s=area[i], color=color(i), alpha=0.8, edgecolor="black", lw=0.5)
+        ax.annotate(r["name"], (r[x], r[y]), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    ax.set_xscale("log")
+    ax.set(xlabel=labels.get(x, x), ylabel=labels.get(y, y))
+    if size:
+        ax.set_title(f"marker area: {labels.get(size, size).split(' (')[0]}", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def results_bars(
+    results, *, key: str = "accuracy", ylabel: str | None = None, lower: float | None = None
+):
+    """A bar per model for one number (accuracy, seconds per epoch, ...) (chapter: Choosing an
+    architecture). ``lower`` starts the y axis there to show small differences (labelled)."""
+    fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(results) + 1.5), 3.6))
+    names = [r["name"] for r in results]
+    values = [r[key] for r in results]
+    bars = ax.bar(
+        names, values, color=[color(i) for i in range(len(results))], edgecolor="black", lw=0.5
+    )
+    ax.bar_label(bars, fmt="%.3g", fontsize=8)
+    label = ylabel or key.replace("_", " ")
+    if lower is not None:
+        ax.set_ylim(bottom=lower)
+        label += f" (axis from {lower:g})"
+    ax.set(xlabel="model", ylabel=label)
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
