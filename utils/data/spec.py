@@ -1,14 +1,16 @@
 """The contract between datasets and models: a task's metadata and its tensors (chapter: Setup).
 
 Every loader returns a :class:`TaskData`; every model is sized from its :class:`TaskSpec`.
-Tensors stay in memory and are batched by indexing (``split.x[idx]``), which on a laptop CPU
-is much faster than a ``DataLoader`` that collates one example at a time.
+Tensors stay in memory and are batched by indexing (``split.batch(idx)``), which on a laptop
+CPU is much faster than a ``DataLoader`` that collates one example at a time. ``x`` may be
+stored as float16 to save memory (Fashion-MNIST); ``split.batch(idx)`` returns float32.
 
 Layouts (``TaskSpec.layout``), with the batch axis ``B`` first:
 
 - ``"image"``    ``x`` is ``[B, C, H, W]`` float (Fashion-MNIST: ``[B, 1, 28, 28]``).
 - ``"sequence"`` ``x`` is ``[B, T, F]`` float: ``T`` time steps of ``F`` features (log-mel frames,
-  image rows). ``lengths`` (``[B]``, int64) gives each example's true length when padded.
+  image rows). ``lengths`` (``[B]``, int64) gives each example's true length when padded
+  (the course's loaders always fill it, with ``T`` for fixed-length sequences).
 - ``"dna"``      ``x`` is ``[B, 4, L]`` float one-hot over A, C, G, T.
 """
 
@@ -66,6 +68,16 @@ class Split:
         """Select examples by index tensor, slice or mask: ``split[idx]`` is a smaller Split."""
         lengths = None if self.lengths is None else self.lengths[index]
         return Split(self.x[index], self.y[index], lengths)
+
+    def batch(self, index, device=None) -> Split:
+        """``split[index]`` as float32 on ``device``, ready for a model (chapter: Setup).
+
+        Use this in training loops: inputs stored compactly (Fashion-MNIST keeps float16) are
+        converted here, one batch at a time.
+        """
+        lengths = None if self.lengths is None else self.lengths[index].to(device)
+        x = self.x[index].to(device=device, dtype=torch.float32)
+        return Split(x, self.y[index].to(device), lengths)
 
     def to(self, device) -> Split:
         lengths = None if self.lengths is None else self.lengths.to(device)

@@ -1,0 +1,98 @@
+"""Log-mel and MFCC features against the formulas and a NumPy reference."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from utils.data import audio
+
+
+def test_mel_scale_is_htk_and_invertible():
+    assert float(audio.hz_to_mel(700.0)) == pytest.approx(2595 * math.log10(2))
+    assert float(audio.hz_to_mel(1000.0)) == pytest.approx(999.99, abs=0.1)  # ~1000 mel at 1 kHz
+    hz = torch.tensor([0.0, 125.0, 1000.0, 4000.0])
+    assert torch.allclose(audio.mel_to_hz(audio.hz_to_mel(hz)), hz.double())
+
+
+def test_filter_bank_hand_computed_small_case():
+    # n_fft=8 at 8 kHz: bins at 0, 1000, 2000, 3000, 4000 Hz; one filter from f_min to f_max
+    # with its centre at the mel midpoint of 1000 and 3000 Hz (about 1809 Hz), so the 2000 Hz
+    # bin sits on the falling side of the triangle.
+    bank = audio.mel_filter_bank(n_fft=8, n_mels=1, sample_rate=8000, f_min=1000, f_max=3000)
+    centre = float(audio.mel_to_hz((audio.hz_to_mel(1000.0) + audio.hz_to_mel(3000.0)) / 2))
+    assert 1800 < centre < 1820
+    expected = [0, 0, (3000 - 2000) / (3000 - centre), 0, 0]  # only the 2000 Hz bin is inside
+    assert torch.allclose(bank[0].double(), torch.tensor(expected, dtype=torch.float64), atol=1e-6)
+
+
+def test_filter_bank_centres_and_partition_of_unity():
+    n_fft, sr, n_mels = 512, 8000, 40
+    bank = audio.mel_filter_bank(n_fft=n_fft, n_mels=n_mels, sample_rate=sr)
+    assert bank.shape == (n_mels, n_fft // 2 + 1)
+    edges = audio.mel_to_hz(torch.linspace(0, float(audio.hz_to_mel(sr / 2)), n_mels + 2))
+    bins = torch.linspace(0, sr / 2, n_fft // 2 + 1)
+    # each filter peaks at the FFT bin nearest its mel-spaced centre frequency
+    nearest = torch.argmin((bins[None, :] - edges[1:-1, None].float()).abs(), dim=1)
+    assert torch.equal(bank.argmax(dim=1), nearest)
+    # HTK triangles (peak 1, no area normalisation) sum to 1 between the first and last centre
+    inside = (bins >= edges[1]) & (bins <= edges[-2])
+    assert torch.allclose(bank.sum(dim=0)[inside], torch.ones(int(inside.sum())), atol=1e-5)
+
+
+def test_too_many_mel_bands_is_a_clear_error():
+    with pytest.raises(ValueError, match="too many"):
+        audio.mel_filter_bank(n_fft=64, n_mels=64, sample_rate=8000)
+
+
+def _reference_log_mel(wave, *, sr, n_fft, win, hop, n_mels):
+    """Straight from the definition, one frame at a time in NumPy."""
+    padded = np.pad(wave, n_fft // 2, mode="reflect")
+    window = np.zeros(n_fft)
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)  # periodic Hann
+    window[(n_fft - win) // 2 : (n_fft - win) // 2 + win] = hann
+    bank = audio.mel_filter_bank(n_fft=n_fft, n_mels=n_mels, sample_rate=sr).double().numpy()
+    frames = []
+    for t in range(1 + len(wave) // hop):
+        spectrum = np.fft.rfft(padded[t * hop : t * hop + n_fft] * window)
+        frames.append(np.log(bank @ np.abs(spectrum) ** 2 + 1e-6))
+    return np.array(frames)
+
+
+def test_log_mel_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    wave = rng.normal(scale=0.1, size=1000)
+    expected = _reference_log_mel(wave, sr=8000, n_fft=256, win=200, hop=80, n_mels=40)
+    got = audio.log_mel_spectrogram(
+        torch.tensor(wave)[None], sample_rate=8000, n_fft=256, win_length=200, hop_length=80
+    )
+    assert got.shape == (1, 1 + 1000 // 80, 40)
+    assert np.allclose(got[0].numpy(), expected, atol=1e-4)
+
+
+def test_pure_tone_lands_in_its_mel_band():
+    t = torch.arange(8000) / 8000
+    tone = 0.5 * torch.sin(2 * math.pi * 1000 * t)
+    mel = audio.log_mel_spectrogram(tone, sample_rate=8000, n_mels=40)  # [T, 40]
+    edges = audio.mel_to_hz(torch.linspace(0, float(audio.hz_to_mel(4000)), 42))
+    assert int(mel[50].argmax()) == int(torch.argmin((edges[1:-1] - 1000).abs()))
+
+
+def test_dct_is_orthonormal_and_matches_formula():
+    assert torch.allclose(audio.dct_matrix(2, 2), torch.tensor([[1, 1], [1, -1]]) / math.sqrt(2))
+    d = audio.dct_matrix(40, 40)
+    assert torch.allclose(d.T @ d, torch.eye(40), atol=1e-5)
+    x = torch.randn(3, 7, 40)  # the first coefficient is the scaled mean
+    assert torch.allclose(audio.mfcc(x, 13)[..., 0], x.sum(-1) / math.sqrt(40), atol=1e-4)
+
+
+def test_normalise_per_utterance_ignores_padding():
+    x = torch.randn(2, 10, 3) * 5 + 2
+    lengths = torch.tensor([10, 4])
+    y = audio.normalise_per_utterance(x, lengths)
+    assert torch.allclose(y[1, :4].mean(0), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(y[1, :4].std(0, unbiased=False), torch.ones(3), atol=1e-3)
+    assert torch.equal(y[1, 4:], torch.zeros(6, 3))
+    with pytest.raises(ValueError, match=r"\[B, T, F\]"):
+        audio.normalise_per_utterance(x[0], lengths)

@@ -1,0 +1,133 @@
+"""FSDD on the real recordings: WAV checks, splits, features and the feature cache."""
+
+import wave
+
+import pytest
+import torch
+
+from utils.data import cache, speech
+from utils.data.tasks import load_task
+
+
+@pytest.fixture(autouse=True)
+def quick_mode(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("COURSE_DATA_MIRROR", "../shared/data")
+
+
+@pytest.fixture(scope="module")
+def recordings():
+    return speech.list_recordings()
+
+
+def _write_wav(path, *, rate=8000, channels=1, width=2, frames=800):
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(channels)
+        f.setsampwidth(width)
+        f.setframerate(rate)
+        f.writeframes(b"\x01\x00" * (frames * channels * width // 2))
+    return path
+
+
+def test_real_recordings(recordings):
+    assert len(recordings) == 3000
+    assert sorted({r.speaker for r in recordings}) == list(speech.SPEAKERS)
+    first = next(r for r in recordings if r.stem == "0_george_0")
+    audio = speech.read_wav(first.path)
+    assert audio.dtype == torch.int16 and audio.shape == (2384,)  # its header says 2,384 samples
+
+
+def test_read_wav_errors(tmp_path):
+    good = _write_wav(tmp_path / "good.wav")
+    assert speech.read_wav(good).shape == (800,)
+    with pytest.raises(ValueError, match="16000 Hz, expected 8000"):
+        speech.read_wav(_write_wav(tmp_path / "fast.wav", rate=16000))
+    with pytest.raises(ValueError, match="2 channels"):
+        speech.read_wav(_write_wav(tmp_path / "stereo.wav", channels=2))
+    with pytest.raises(ValueError, match="8-bit"):
+        speech.read_wav(_write_wav(tmp_path / "byte.wav", width=1))
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(good.read_bytes()[:-300])  # the header still promises 800 samples
+    with pytest.raises(ValueError, match="truncated"):
+        speech.read_wav(truncated)
+    header_only = tmp_path / "header.wav"
+    header_only.write_bytes(good.read_bytes()[:20])
+    with pytest.raises(ValueError, match="not a readable PCM WAV"):
+        speech.read_wav(header_only)
+    with pytest.raises(ValueError, match="no samples"):
+        speech.read_wav(_write_wav(tmp_path / "empty.wav", frames=0))
+
+
+def test_official_split_rule(recordings):
+    train, test = speech.official_split(recordings)
+    assert (len(train), len(test)) == (2700, 300)
+    assert all(recordings[i].index <= 4 for i in test)
+    assert all(recordings[i].index >= 5 for i in train)
+
+
+def test_speaker_holdout_split(recordings):
+    train, test = speech.speaker_holdout_split(recordings, "lucas")
+    assert {recordings[i].speaker for i in test} == {"lucas"}
+    assert "lucas" not in {recordings[i].speaker for i in train}
+    with pytest.raises(ValueError, match="unknown speaker 'bob'"):
+        speech.speaker_holdout_split(recordings, "bob")
+
+
+def _speakers(ids):
+    return {stem.split("_")[1] for stem in ids}
+
+
+def test_load_speech_quick_official():
+    data = load_task("speech")
+    assert (len(data.train), len(data.val), len(data.test)) == (400, 100, 100)
+    assert data.spec.layout == "sequence" and data.spec.input_shape == (101, 40)
+    for part in (data.train, data.val, data.test):
+        assert part.x.dtype == torch.float32 and part.x.shape[1:] == (101, 40)
+        assert part.lengths.dtype == torch.int64
+        assert 1 <= int(part.lengths.min()) and int(part.lengths.max()) <= 101
+    assert torch.bincount(data.test.y, minlength=10).tolist() == [10] * 10  # stratified
+    ids = data.spec.extra["ids"]
+    assert all(int(s.split("_")[2]) <= 4 for s in ids["test"])
+    assert all(int(s.split("_")[2]) >= 5 for s in ids["train"] + ids["val"])
+    assert not set(ids["train"]) & set(ids["val"])
+    # padding frames are exact zeros after per-utterance normalisation
+    i = int(torch.argmin(data.train.lengths))
+    assert torch.equal(
+        data.train.x[i, data.train.lengths[i] :], torch.zeros(101 - data.train.lengths[i], 40)
+    )
+
+
+def test_load_speech_speaker_holdout_has_no_overlap():
+    data = load_task("speech", holdout_speaker="theo")
+    ids = data.spec.extra["ids"]
+    assert _speakers(ids["test"]) == {"theo"}
+    assert "theo" not in _speakers(ids["train"]) | _speakers(ids["val"])
+    assert data.spec.extra["split"] == "speaker"
+
+
+def test_mfcc_features():
+    data = load_task("speech", features="mfcc", n_mfcc=13)
+    assert data.spec.input_shape == (101, 13) and data.spec.extra["n_mfcc"] == 13
+
+
+def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, capsys):
+    few = recordings[:6]
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))  # a private cache; recordings stay put
+    x40, _ = speech._cached_features(
+        few, features="logmel", n_mels=40, n_mfcc=13, max_samples=8000, normalise=True
+    )
+    x20, _ = speech._cached_features(
+        few, features="logmel", n_mels=20, n_mfcc=13, max_samples=8000, normalise=True
+    )
+    assert x40.shape[-1] == 40 and x20.shape[-1] == 20  # a new n_mels never reuses a stale file
+    files = sorted((tmp_path / "features").glob("fsdd-*.pt"))
+    assert len(files) == 2
+    for f in files:
+        f.write_bytes(f.read_bytes()[:100])  # corrupt both
+    again, _ = speech._cached_features(
+        few, features="logmel", n_mels=40, n_mfcc=13, max_samples=8000, normalise=True
+    )
+    assert "unreadable" in capsys.readouterr().out
+    assert torch.equal(again, x40)
+    assert not list((tmp_path / "features").glob(".*"))  # no temporary files left behind
+    assert cache.clear_cache("fsdd") == 2

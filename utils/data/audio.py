@@ -1,0 +1,155 @@
+"""Speech features in plain torch: log-mel spectrograms and MFCCs (chapter: Speech).
+
+A log-mel spectrogram is computed in four steps, each one line below:
+
+1. frame the waveform and take the short-time Fourier transform (``torch.stft``, Hann window);
+2. keep the power ``|X|^2`` of each frequency bin;
+3. sum the bins into ``n_mels`` overlapping triangular bands spaced evenly on the mel scale
+   (the *mel filter bank*), which is roughly how pitch resolution falls with frequency in
+   human hearing;
+4. take the logarithm, which turns loudness ratios into differences.
+
+MFCCs are the first coefficients of a DCT-II of the log-mel frame: a compact, decorrelated
+summary of the spectral envelope.
+
+**Mel formula: HTK.** We use ``mel = 2595 log10(1 + f / 700)`` (the HTK toolkit's formula,
+torchaudio's default) and triangles that peak at 1 without area normalisation, so that
+neighbouring triangles add up to exactly 1 between the first and last centre. The other
+common choice, Slaney's (librosa's default), is linear below 1 kHz, logarithmic above, and
+scales each triangle to unit area; for 8 kHz speech the two give very similar features.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# ----------------------------------------------------------------------------- mel scale
+
+
+def hz_to_mel(hz: torch.Tensor | float) -> torch.Tensor:
+    """Frequency in Hz to mels, HTK formula ``2595 log10(1 + f / 700)`` (chapter: Speech)."""
+    return 2595.0 * torch.log10(1.0 + torch.as_tensor(hz, dtype=torch.float64) / 700.0)
+
+
+def mel_to_hz(mel: torch.Tensor | float) -> torch.Tensor:
+    """Mels to Hz, the inverse of :func:`hz_to_mel` (chapter: Speech)."""
+    return 700.0 * (10.0 ** (torch.as_tensor(mel, dtype=torch.float64) / 2595.0) - 1.0)
+
+
+def mel_filter_bank(
+    *, n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0, f_max: float | None = None
+) -> torch.Tensor:
+    """Triangular mel filters, ``[n_mels, n_fft // 2 + 1]`` (chapter: Speech).
+
+    Filter ``m`` rises from 0 at ``edges[m]`` to 1 at ``edges[m + 1]`` and falls back to 0 at
+    ``edges[m + 2]``, where the ``n_mels + 2`` edges are evenly spaced in mels from ``f_min``
+    to ``f_max`` (default: the Nyquist frequency). Row ``m`` weights the STFT bins.
+    """
+    f_max = sample_rate / 2 if f_max is None else f_max
+    if not 0 <= f_min < f_max <= sample_rate / 2:
+        raise ValueError(f"need 0 <= f_min < f_max <= {sample_rate / 2} Hz, got {f_min}, {f_max}")
+    bins = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)  # [F]
+    edges = mel_to_hz(torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))  # [M+2]
+    left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]  # [M, 1] each
+    rising = (bins - left) / (centre - left)  # [M, F]
+    falling = (right - bins) / (right - centre)
+    bank = torch.clamp(torch.minimum(rising, falling), min=0.0)
+    empty = torch.nonzero(bank.sum(dim=1) == 0).flatten().tolist()
+    if empty:
+        raise ValueError(
+            f"mel filters {empty} fall between two FFT bins and would always be zero: "
+            f"{n_mels} mel bands are too many for n_fft={n_fft} at {sample_rate} Hz. "
+            "Use fewer mel bands or a larger n_fft."
+        )
+    return bank.float()
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def num_frames(num_samples: torch.Tensor | int, hop_length: int) -> torch.Tensor:
+    """Frames that ``torch.stft(center=True)`` makes from ``num_samples``: ``1 + n // hop``."""
+    return 1 + torch.as_tensor(num_samples) // hop_length
+
+
+def log_mel_spectrogram(
+    waveforms: torch.Tensor,
+    *,
+    sample_rate: int,
+    n_fft: int = 256,
+    win_length: int | None = None,
+    hop_length: int = 80,
+    n_mels: int = 40,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    """Log-mel spectrogram of a batch of waveforms (chapter: Speech).
+
+    ``waveforms`` is ``[B, N]`` (or ``[N]``) float in [-1, 1]; returns ``[B, T, n_mels]`` with
+    ``T = 1 + N // hop_length`` (frames centred on every ``hop_length``-th sample), i.e. time
+    first, the ``[batch, time, features]`` layout that RNNs read.
+    """
+    if waveforms.ndim == 1:
+        return log_mel_spectrogram(
+            waveforms[None], sample_rate=sample_rate, n_fft=n_fft, win_length=win_length,
+            hop_length=hop_length, n_mels=n_mels, f_min=f_min, f_max=f_max, eps=eps,
+        )[0]  # fmt: skip
+    if waveforms.ndim != 2:
+        raise ValueError(f"waveforms must be [batch, samples], got shape {list(waveforms.shape)}")
+    win_length = win_length or n_fft
+    window = torch.hann_window(win_length, dtype=waveforms.dtype, device=waveforms.device)
+    spectrum = torch.stft(
+        waveforms, n_fft, hop_length=hop_length, win_length=win_length, window=window,
+        center=True, return_complex=True,
+    )  # [B, n_fft // 2 + 1, T] complex  # fmt: skip
+    power = spectrum.real**2 + spectrum.imag**2  # [B, F, T]
+    bank = mel_filter_bank(
+        n_fft=n_fft, n_mels=n_mels, sample_rate=sample_rate, f_min=f_min, f_max=f_max
+    ).to(power)  # [M, F]
+    mel = torch.einsum("mf,bft->btm", bank, power)  # [B, T, M]
+    return torch.log(mel + eps)
+
+
+def dct_matrix(n_mfcc: int, n_mels: int) -> torch.Tensor:
+    """Orthonormal DCT-II as a matrix ``[n_mels, n_mfcc]``, ``mfcc = log_mel @ D`` (chapter:
+    Speech).
+
+    ``D[m, k] = s_k cos(pi k (m + 1/2) / n_mels)`` with ``s_0 = sqrt(1/n_mels)`` and
+    ``s_k = sqrt(2/n_mels)`` otherwise (the same transform as ``scipy.fft.dct(norm="ortho")``).
+    """
+    if not 0 < n_mfcc <= n_mels:
+        raise ValueError(f"need 0 < n_mfcc <= n_mels, got n_mfcc={n_mfcc}, n_mels={n_mels}")
+    m = torch.arange(n_mels, dtype=torch.float64)[:, None]
+    k = torch.arange(n_mfcc, dtype=torch.float64)[None, :]
+    basis = torch.cos(math.pi * k * (m + 0.5) / n_mels)  # [M, K]
+    scale = torch.full((n_mfcc,), math.sqrt(2.0 / n_mels), dtype=torch.float64)
+    scale[0] = math.sqrt(1.0 / n_mels)
+    return (basis * scale).float()
+
+
+def mfcc(log_mel: torch.Tensor, n_mfcc: int = 13) -> torch.Tensor:
+    """MFCCs of a log-mel spectrogram: ``[..., T, n_mels] -> [..., T, n_mfcc]`` (chapter: Speech)"""
+    return log_mel @ dct_matrix(n_mfcc, log_mel.shape[-1]).to(log_mel)
+
+
+def normalise_per_utterance(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit variance per utterance and feature, over its real frames only
+    (chapter: Speech).
+
+    ``features`` is ``[B, T, F]``, ``lengths`` ``[B]`` counts each utterance's real frames;
+    padding frames come back as exact zeros. This removes a speaker's or microphone's constant
+    spectral tilt (cepstral mean and variance normalisation).
+    """
+    if features.ndim != 3 or lengths.shape != features.shape[:1]:
+        raise ValueError(
+            f"expected features [B, T, F] and lengths [B], got {list(features.shape)} "
+            f"and {list(lengths.shape)}"
+        )
+    mask = (torch.arange(features.shape[1]) < lengths[:, None])[..., None]  # [B, T, 1]
+    count = mask.sum(dim=1, keepdim=True).clamp(min=1)  # [B, 1, 1]
+    mean = (features * mask).sum(dim=1, keepdim=True) / count  # [B, 1, F]
+    var = (((features - mean) * mask) ** 2).sum(dim=1, keepdim=True) / count
+    return torch.where(mask, (features - mean) / torch.sqrt(var + 1e-5), 0.0)
