@@ -120,3 +120,63 @@ def check_between(name: str, value, low: float, high: float, *, what: str = "the
     if low <= value <= high:
         return report(name, True, f"{what} is in the expected range.")
     return report(name, False, f"{what} is {'too low' if value < low else 'too high'}.")
+
+
+# ----------------------------------------------------------------------------- chapter: Setup
+
+
+def check_sha256(answer, dataset: str, filename: str):
+    """Check a hand-computed SHA-256 of one of a dataset's files against the manifest."""
+    from utils.data.manifest import MANIFEST
+
+    name = f"sha256 of {filename}"
+    expected = next(r.sha256 for r in MANIFEST[dataset].resources if r.target == filename)
+    answer = str(answer).strip().lower()
+    if answer == expected:
+        return report(name, True, "matches the manifest: this is the file the course expects.")
+    if len(answer) != 64:
+        return report(name, False, "a SHA-256 digest is 64 hexadecimal characters: .hexdigest().")
+    return report(name, False, "not the manifest's digest: hash the raw bytes (open with 'rb').")
+
+
+def check_longest_recording(answer_seconds, recordings_folder):
+    """Check the duration, in seconds, of the longest FSDD recording (chapter: Setup)."""
+    import wave
+    from pathlib import Path
+
+    name = "longest recording"
+    if not _is_number(answer_seconds):
+        return report(name, False, "give the duration as a number of seconds.")
+    longest = 0.0
+    for path in Path(recordings_folder).glob("*.wav"):
+        with wave.open(str(path)) as f:
+            longest = max(longest, f.getnframes() / f.getframerate())
+    answer = float(answer_seconds)
+    if math.isclose(answer, longest, rel_tol=1e-3):
+        return report(name, True, "right: samples divided by the sample rate.")
+    if math.isclose(answer, longest * 8000, rel_tol=1e-3):
+        return report(name, False, "that is a number of samples: divide by the sample rate.")
+    if math.isclose(answer, longest * 1000, rel_tol=1e-3):
+        return report(name, False, "that looks like milliseconds: the answer is in seconds.")
+    return report(name, False, "not the longest one: did you look at all 3,000 files?")
+
+
+def check_tata_fraction(answer, sequences, *, start: int = 160, end: int = 185):
+    """Check the fraction of sequences holding ``TATAWAW`` in a window (chapter: Setup)."""
+    import re
+
+    name = "TATA-box fraction"
+    if not _is_number(answer):
+        return report(name, False, "give a fraction between 0 and 1.")
+    pattern = re.compile("TATA[AT]A[AT]")
+    hits = sum(bool(pattern.search(s[start:end].upper())) for s in sequences)
+    expected, answer = hits / len(sequences), float(answer)
+    if math.isclose(answer, expected, abs_tol=1e-3):
+        return report(name, True, "right.")
+    if math.isclose(answer, hits, abs_tol=0.5):
+        return report(name, False, "that is a count: divide by the number of sequences.")
+    if answer > 1:
+        return report(name, False, "a fraction lies between 0 and 1 (not a percentage).")
+    return report(
+        name, False, "not quite: W stands for A or T, and the window is positions 160-184."
+    )

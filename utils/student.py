@@ -121,8 +121,9 @@ def student_notebook(notebook: dict) -> dict:
 
 
 def solution_lines(notebook: dict) -> set[str]:
-    """The substantive lines of every solution cell: what must not reach the student edition."""
-    lines, in_solution = set(), False
+    """The substantive lines of the solutions that appear nowhere else in the notebook: what
+    must not reach the student edition."""
+    lines, elsewhere, in_solution = set(), set(), False
     for cell in notebook["cells"]:
         text = _source(cell)
         if cell["cell_type"] == "markdown":
@@ -136,7 +137,9 @@ def solution_lines(notebook: dict) -> set[str]:
                 end = [line.strip() for line in body].index(END)
                 body = body[begin + 1 : end]
             lines |= {line.strip() for line in body if len(line.strip()) > 8}
-    return {line for line in lines if not line.startswith("#")}
+        else:
+            elsewhere |= {line.strip() for line in text.splitlines()}
+    return {line for line in lines - elsewhere if not line.startswith("#")}
 
 
 def write_student_edition(out_dir: Path, sources: list[Path] | None = None) -> list[Path]:
