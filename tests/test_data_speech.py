@@ -84,7 +84,7 @@ def test_load_speech_quick_official():
     for part in (data.train, data.val, data.test):
         assert part.x.dtype == torch.float32 and part.x.shape[1:] == (101, 40)
         assert part.lengths.dtype == torch.int64
-        assert 1 <= int(part.lengths.min()) and int(part.lengths.max()) <= 101
+        assert int(part.lengths.min()) >= 1 and int(part.lengths.max()) <= 101
     assert torch.bincount(data.test.y, minlength=10).tolist() == [10] * 10  # stratified
     ids = data.spec.extra["ids"]
     assert all(int(s.split("_")[2]) <= 4 for s in ids["test"])

@@ -128,7 +128,8 @@ def rotate_images(x: torch.Tensor, degrees: torch.Tensor | float, fill: float | 
     angle = torch.deg2rad(torch.as_tensor(degrees, dtype=torch.float32)).expand(len(x))
     cos, sin = torch.cos(angle), torch.sin(angle)
     zero = torch.zeros_like(cos)
-    theta = torch.stack([torch.stack([cos, sin, zero], 1), torch.stack([-sin, cos, zero], 1)], 1)
+    # where each output pixel samples the input (y points down): [B, 2, 3]
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # [B, H, W, 2]
     shifted = x.float() - fill  # so that zero padding means a black pixel
     out = F.grid_sample(shifted, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -1,0 +1,81 @@
+"""load_task and describe across tasks, and the feature cache on its own."""
+
+import pytest
+import torch
+
+from utils.data import TASKS, cache, describe, load_task
+
+
+@pytest.fixture(autouse=True)
+def quick_mode(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("COURSE_DATA_MIRROR", "../shared/data")
+
+
+def test_unknown_task_suggests_a_name():
+    with pytest.raises(ValueError, match="Unknown task 'image'. Did you mean 'images'"):
+        load_task("image")
+    with pytest.raises(ValueError, match="Known tasks: speech, images"):
+        describe("weather")
+
+
+def test_unknown_split_is_a_clear_error():
+    with pytest.raises(ValueError, match="'official' and 'speaker'"):
+        load_task("speech", split="random")
+    with pytest.raises(ValueError, match="'random'"):
+        load_task("promoters", split="official")
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_task_meets_the_contract(name):
+    data = load_task(name)
+    spec = data.spec
+    assert spec.name == name and spec.extra["quick"] is True
+    for part in (data.train, data.val, data.test):
+        assert tuple(part.x.shape[1:]) == spec.input_shape
+        assert part.y.dtype == torch.int64 and int(part.y.max()) < spec.num_classes
+        if spec.layout == "sequence":
+            assert part.lengths is not None and part.lengths.dtype == torch.int64
+        batch = part.batch(torch.arange(4))
+        assert batch.x.dtype == torch.float32
+    assert len(data.train) + len(data.val) + len(data.test) == 600
+
+
+def test_quick_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    data = load_task("motif_grammar", n=2000)
+    assert len(data.train) == 1600  # full mode: 80 % of n
+
+
+def test_describe_prints_a_card(capsys):
+    describe("speech")
+    card = capsys.readouterr().out
+    assert "CC BY-SA 4.0" in card and "zenodo" in card
+    describe("motif_grammar")
+    assert "JASPAR2024" in capsys.readouterr().out
+
+
+def test_cache_recomputes_corrupt_and_mismatched_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": torch.arange(6.0)}
+
+    params = {"n_mels": 40}
+    assert torch.equal(cache.cached("demo", params, compute)["x"], torch.arange(6.0))
+    assert torch.equal(cache.cached("demo", params, compute)["x"], torch.arange(6.0))
+    assert len(calls) == 1  # the second call read the file
+    path = cache.cache_path("demo", params)
+    assert path.parent == tmp_path / "features" and path.exists()
+    assert cache.cache_path("demo", {"n_mels": 64}) != path  # a new parameter, a new file
+    path.write_bytes(b"not a torch file")
+    assert torch.equal(cache.cached("demo", params, compute)["x"], torch.arange(6.0))
+    assert len(calls) == 2 and "unreadable" in capsys.readouterr().out
+    cache.cached("demo", {"n_mels": 64}, compute)
+    path.rename(cache.cache_path("demo", {"n_mels": 64}))  # a file under the wrong name
+    cache.cached("demo", {"n_mels": 64}, compute)
+    assert len(calls) == 4 and "do not match" in capsys.readouterr().out
+    remaining = [p.name for p in (tmp_path / "features").iterdir()]
+    assert remaining == [cache.cache_path("demo", {"n_mels": 64}).name]  # no temporary files
