@@ -84,9 +84,8 @@ def normalise(
     A pixel has only 256 possible values, so we look each one up in a 256-entry table instead
     of doing arithmetic on every pixel; chunks keep the temporary copies small.
     """
-    table = ((np.arange(256) / 255.0 - MEAN) / STD).astype(
-        torch.empty(0, dtype=dtype).numpy().dtype
-    )
+    numpy_dtype = {torch.float16: np.float16, torch.float32: np.float32}[dtype]
+    table = ((np.arange(256) / 255.0 - MEAN) / STD).astype(numpy_dtype)  # grey level -> value
     pixels = images.numpy()
     index = np.arange(len(images)) if index is None else index.numpy()
     out = np.empty((len(index), 1, *pixels.shape[1:]), dtype=table.dtype)
