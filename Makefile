@@ -17,8 +17,18 @@ BOOK_OUT := $(if $(QUICK),_quick,.)
 
 .PHONY: book test student lint format data env clean
 
+# The execution cache (and Sphinx's own) is keyed on each notebook's code only; outputs also
+# depend on utils/ and the pinned packages, so a change there clears the build and every
+# notebook runs again.
+CODE_HASH = $(shell cat pyproject.toml $$(find utils -name '*.py' -o -name '*.json' | sort) | sha256sum | cut -c1-16)
+CACHE_STAMP := $(BOOK_OUT)/_build/.code-hash
+
 book: $(STAMP) data
+	@if [ -f $(CACHE_STAMP) ] && [ "$$(cat $(CACHE_STAMP))" != "$(CODE_HASH)" ]; then \
+		echo "utils/ or pyproject.toml changed: clearing $(BOOK_OUT)/_build"; \
+		rm -rf $(BOOK_OUT)/_build; fi
 	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W -n --keep-going
+	@echo $(CODE_HASH) > $(CACHE_STAMP)
 	@echo "Book: $(BOOK_OUT)/_build/html/index.html"
 
 test: $(STAMP) data student

@@ -6,8 +6,8 @@ A student calls a check in the notebook, right after their answer::
     checks.check_num_frames(my_answer)
 
 Each check prints one line of feedback (``✅`` or ``❌`` with a hint) and returns a
-:class:`CheckResult`. In a notebook it also emits a machine-readable copy of the result
-(MIME type ``application/vnd.course.check+json``), which ``python -m utils.grade`` collects
+:class:`CheckResult`. In a notebook it also attaches a machine-readable copy of the result to
+the output's metadata (key ``course_check``), which ``python -m utils.grade`` collects
 when it executes a folder of submitted notebooks (chapter: Instructor guide).
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-MIME_TYPE = "application/vnd.course.check+json"
+METADATA_KEY = "course_check"
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def report(name: str, passed: bool, feedback: str) -> CheckResult:
     except ImportError:
         in_notebook = False
     if in_notebook:
-        display({MIME_TYPE: asdict(result), "text/plain": str(result)}, raw=True)
+        display({"text/plain": str(result)}, raw=True, metadata={METADATA_KEY: asdict(result)})
     else:
         print(result)
     return result

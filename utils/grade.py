@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from utils.checks import MIME_TYPE
+from utils.checks import METADATA_KEY
 
 REQUIRED_TAGS = {"uses-answer", "course-setup"}
 COLUMNS = ["file", "status", "passed", "total", "failed_checks", "seconds", "detail"]
@@ -39,11 +39,11 @@ def required_cell_ids(reference: Path) -> set[str]:
 
 def _check_results(notebook) -> list[dict]:
     return [
-        output["data"][MIME_TYPE]
+        output["metadata"][METADATA_KEY]
         for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.get("outputs", [])
-        if MIME_TYPE in output.get("data", {})
+        if METADATA_KEY in output.get("metadata", {})
     ]
 
 
