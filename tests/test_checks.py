@@ -40,3 +40,27 @@ def test_between():
     assert checks.check_between("acc", 0.9, 0.5, 1.0)
     assert checks.check_between("acc", 0.1, 0.5, 1.0).feedback.endswith("too low.")
     assert not checks.check_between("acc", None, 0.5, 1.0)
+
+
+def test_file_sha256(tmp_path):
+    import hashlib
+
+    path = tmp_path / "x.wav"
+    path.write_bytes(b"R" * 44 + b"samples")
+    assert checks.check_file_sha256(hashlib.sha256(path.read_bytes()).hexdigest(), path)
+    samples_only = checks.check_file_sha256(hashlib.sha256(b"samples").hexdigest(), path)
+    assert not samples_only and "every byte" in samples_only.feedback
+    assert "64 hexadecimal" in checks.check_file_sha256("abc", path).feedback
+
+
+def test_tata_fraction_needs_the_exact_window():
+    hit, miss = "C" * 170 + "TATAAAA" + "C" * 74, "C" * 251
+    sequences = [hit, miss, miss, miss]
+    assert checks.check_tata_fraction(0.25, sequences)
+    assert not checks.check_tata_fraction(0.25 + 0.6 / 4, sequences)
+    assert "count" in checks.check_tata_fraction(1, sequences).feedback
+
+
+def test_check_result_is_not_displayed_twice():
+    result = checks.check_between("acc", 0.9, 0.5, 1.0)
+    assert result._ipython_display_() is None  # IPython shows nothing for the returned value

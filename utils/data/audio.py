@@ -94,17 +94,29 @@ def log_mel_spectrogram(
     """
     if waveforms.ndim == 1:
         return log_mel_spectrogram(
-            waveforms[None], sample_rate=sample_rate, n_fft=n_fft, win_length=win_length,
-            hop_length=hop_length, n_mels=n_mels, f_min=f_min, f_max=f_max, eps=eps,
-        )[0]  # fmt: skip
+            waveforms[None],
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            win_length=win_length,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            f_min=f_min,
+            f_max=f_max,
+            eps=eps,
+        )[0]
     if waveforms.ndim != 2:
         raise ValueError(f"waveforms must be [batch, samples], got shape {list(waveforms.shape)}")
     win_length = win_length or n_fft
     window = torch.hann_window(win_length, dtype=waveforms.dtype, device=waveforms.device)
     spectrum = torch.stft(
-        waveforms, n_fft, hop_length=hop_length, win_length=win_length, window=window,
-        center=True, return_complex=True,
-    )  # [B, n_fft // 2 + 1, T] complex  # fmt: skip
+        waveforms,
+        n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+        window=window,
+        center=True,
+        return_complex=True,
+    )  # [B, n_fft // 2 + 1, T] complex
     power = spectrum.real**2 + spectrum.imag**2  # [B, F, T]
     bank = mel_filter_bank(
         n_fft=n_fft, n_mels=n_mels, sample_rate=sample_rate, f_min=f_min, f_max=f_max

@@ -82,8 +82,11 @@ def read_wav(path: Path, *, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
     try:
         with wave.open(str(path), "rb") as f:
             channels, width, rate, frames = (
-                f.getnchannels(), f.getsampwidth(), f.getframerate(), f.getnframes()
-            )  # fmt: skip
+                f.getnchannels(),
+                f.getsampwidth(),
+                f.getframerate(),
+                f.getnframes(),
+            )
             data = f.readframes(frames)
     except (wave.Error, EOFError) as error:
         raise ValueError(
@@ -169,9 +172,13 @@ def compute_features(
         waves = [read_wav(r.path) for r in recordings[start : start + batch_size]]
         batch, lengths = pad_or_crop(waves, max_samples)  # [b, N], [b]
         x = audio.log_mel_spectrogram(
-            batch, sample_rate=SAMPLE_RATE, n_fft=N_FFT, win_length=WIN_LENGTH,
-            hop_length=HOP_LENGTH, n_mels=n_mels,
-        )  # [b, T, n_mels]  # fmt: skip
+            batch,
+            sample_rate=SAMPLE_RATE,
+            n_fft=N_FFT,
+            win_length=WIN_LENGTH,
+            hop_length=HOP_LENGTH,
+            n_mels=n_mels,
+        )  # [b, T, n_mels]
         if features == "mfcc":
             x = audio.mfcc(x, n_mfcc)  # [b, T, n_mfcc]
         frames = audio.num_frames(lengths, HOP_LENGTH)  # [b]
@@ -243,9 +250,13 @@ def load_speech(
     used = torch.sort(torch.cat(list(parts.values()))).values
     max_samples = round(max_seconds * SAMPLE_RATE)
     x, lengths = _cached_features(
-        [recordings[i] for i in used], features=features, n_mels=n_mels,
-        n_mfcc=n_mfcc, max_samples=max_samples, normalise=normalise,
-    )  # fmt: skip
+        [recordings[i] for i in used],
+        features=features,
+        n_mels=n_mels,
+        n_mfcc=n_mfcc,
+        max_samples=max_samples,
+        normalise=normalise,
+    )
     row = torch.full((len(recordings),), -1, dtype=torch.long)
     row[used] = torch.arange(len(used))  # recording index -> row of x
 
