@@ -96,3 +96,26 @@ def test_normalise_per_utterance_ignores_padding():
     assert torch.equal(y[1, 4:], torch.zeros(6, 3))
     with pytest.raises(ValueError, match=r"\[B, T, F\]"):
         audio.normalise_per_utterance(x[0], lengths)
+
+
+def test_add_noise_reaches_the_requested_snr():
+    from utils.data.audio import add_noise
+
+    t = torch.arange(8000) / 8000
+    clean = (0.5 * torch.sin(2 * math.pi * 440 * t)).repeat(2, 1)  # [2, 8000]
+    lengths = torch.tensor([8000, 4000])
+    noisy = add_noise(clean, lengths, snr_db=10, seed=1)
+    noise = noisy - clean
+    signal_power = (clean[0] ** 2).mean()
+    assert 10 * torch.log10(signal_power / (noise[0] ** 2).mean()) == pytest.approx(10, abs=0.3)
+    assert torch.equal(noise[1, 4000:], torch.zeros(4000))  # padding stays silent
+    assert torch.equal(noisy, add_noise(clean, lengths, snr_db=10, seed=1))  # seeded
+
+
+def test_time_shift_delays_and_crops():
+    from utils.data.audio import time_shift
+
+    x = torch.arange(1, 11, dtype=torch.float32)[None]  # [1, 10]
+    shifted, lengths = time_shift(x, torch.tensor([8]), 3)
+    assert shifted.tolist() == [[0, 0, 0, 1, 2, 3, 4, 5, 6, 7]]
+    assert lengths.tolist() == [10]

@@ -92,18 +92,9 @@ def log_mel_spectrogram(
     ``T = 1 + N // hop_length`` (frames centred on every ``hop_length``-th sample), i.e. time
     first, the ``[batch, time, features]`` layout that RNNs read.
     """
-    if waveforms.ndim == 1:
-        return log_mel_spectrogram(
-            waveforms[None],
-            sample_rate=sample_rate,
-            n_fft=n_fft,
-            win_length=win_length,
-            hop_length=hop_length,
-            n_mels=n_mels,
-            f_min=f_min,
-            f_max=f_max,
-            eps=eps,
-        )[0]
+    single = waveforms.ndim == 1
+    if single:
+        waveforms = waveforms[None]  # [1, N]
     if waveforms.ndim != 2:
         raise ValueError(f"waveforms must be [batch, samples], got shape {list(waveforms.shape)}")
     win_length = win_length or n_fft
@@ -122,7 +113,8 @@ def log_mel_spectrogram(
         n_fft=n_fft, n_mels=n_mels, sample_rate=sample_rate, f_min=f_min, f_max=f_max
     ).to(power)  # [M, F]
     mel = torch.einsum("mf,bft->btm", bank, power)  # [B, T, M]
-    return torch.log(mel + eps)
+    log_mel = torch.log(mel + eps)
+    return log_mel[0] if single else log_mel
 
 
 def dct_matrix(n_mfcc: int, n_mels: int) -> torch.Tensor:
@@ -165,3 +157,31 @@ def normalise_per_utterance(features: torch.Tensor, lengths: torch.Tensor) -> to
     mean = (features * mask).sum(dim=1, keepdim=True) / count  # [B, 1, F]
     var = (((features - mean) * mask) ** 2).sum(dim=1, keepdim=True) / count
     return torch.where(mask, (features - mean) / torch.sqrt(var + 1e-5), 0.0)
+
+
+# ----------------------------------------------------------------------------- perturbations
+
+
+def add_noise(
+    waveforms: torch.Tensor, lengths: torch.Tensor, snr_db: float, *, seed: int = 0
+) -> torch.Tensor:
+    """Add white Gaussian noise at a signal-to-noise ratio of ``snr_db`` decibels to each
+    waveform ``[B, N]``, over its real samples only (chapter: Speech).
+
+    The noise power is the signal's mean power over its ``lengths`` samples divided by
+    ``10 ** (snr_db / 10)``: 20 dB is faint hiss, 0 dB noise as loud as the speech.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    mask = torch.arange(waveforms.shape[1])[None, :] < lengths[:, None]  # [B, N]
+    power = (waveforms**2 * mask).sum(1) / lengths.clamp(min=1)  # [B]
+    noise_std = torch.sqrt(power / 10 ** (snr_db / 10))  # [B]
+    noise = torch.randn(waveforms.shape, generator=generator) * noise_std[:, None]
+    return (waveforms + noise * mask).clamp(-1, 1)
+
+
+def time_shift(waveforms: torch.Tensor, lengths: torch.Tensor, shift: int):
+    """Delay each waveform ``[B, N]`` by ``shift`` samples (silence in front; the end is cropped
+    at ``N``); returns the shifted waveforms and their new lengths (chapter: Speech)."""
+    shifted = torch.zeros_like(waveforms)
+    shifted[:, shift:] = waveforms[:, : waveforms.shape[1] - shift]
+    return shifted, (lengths + shift).clamp(max=waveforms.shape[1])

@@ -148,42 +148,57 @@ def speaker_holdout_split(
 # ----------------------------------------------------------------------------- features
 
 
-def compute_features(
-    recordings: list[Recording],
+def load_waveforms(
+    recordings: list[Recording], max_samples: int = SAMPLE_RATE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Waveforms ``[B, max_samples]`` float in [-1, 1), padded or cropped at the end, and their
+    kept lengths ``[B]`` in samples (chapter: Speech)."""
+    return pad_or_crop([read_wav(r.path) for r in recordings], max_samples)
+
+
+def waveform_features(
+    waveforms: torch.Tensor,
+    lengths: torch.Tensor,
     *,
     features: str = "logmel",
     n_mels: int = 40,
     n_mfcc: int = 13,
-    max_samples: int = SAMPLE_RATE,
     normalise: bool = True,
-    batch_size: int = 256,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features of ``recordings``: ``x`` ``[B, T, F]`` float32 and ``lengths`` ``[B]`` in frames
-    (chapter: Speech).
-
-    Waveforms are padded or cropped to ``max_samples`` and transformed in batches of
-    ``batch_size`` (one ``torch.stft`` call each); ``T = 1 + max_samples // 80`` at 100 frames
-    per second, ``F = n_mels`` (log-mel) or ``n_mfcc`` (MFCC).
-    """
+    """Features of padded waveforms ``[B, N]`` with lengths ``[B]`` in samples: ``x``
+    ``[B, T, F]`` and ``lengths`` ``[B]`` in frames, ``T = 1 + N // 80`` at 100 frames per
+    second, ``F = n_mels`` (log-mel) or ``n_mfcc`` (MFCC) (chapter: Speech)."""
     if features not in ("logmel", "mfcc"):
         raise ValueError(f"features must be 'logmel' or 'mfcc', got {features!r}")
+    x = audio.log_mel_spectrogram(
+        waveforms,
+        sample_rate=SAMPLE_RATE,
+        n_fft=N_FFT,
+        win_length=WIN_LENGTH,
+        hop_length=HOP_LENGTH,
+        n_mels=n_mels,
+    )  # [B, T, n_mels]
+    if features == "mfcc":
+        x = audio.mfcc(x, n_mfcc)  # [B, T, n_mfcc]
+    frames = audio.num_frames(lengths, HOP_LENGTH)  # [B]
+    if normalise:
+        x = audio.normalise_per_utterance(x, frames)
+    return x, frames
+
+
+def compute_features(
+    recordings: list[Recording],
+    *,
+    max_samples: int = SAMPLE_RATE,
+    batch_size: int = 256,
+    **options,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`waveform_features` of ``recordings``, read and transformed ``batch_size`` at a
+    time (one ``torch.stft`` call each) (chapter: Speech)."""
     chunks, frame_lengths = [], []
     for start in range(0, len(recordings), batch_size):
-        waves = [read_wav(r.path) for r in recordings[start : start + batch_size]]
-        batch, lengths = pad_or_crop(waves, max_samples)  # [b, N], [b]
-        x = audio.log_mel_spectrogram(
-            batch,
-            sample_rate=SAMPLE_RATE,
-            n_fft=N_FFT,
-            win_length=WIN_LENGTH,
-            hop_length=HOP_LENGTH,
-            n_mels=n_mels,
-        )  # [b, T, n_mels]
-        if features == "mfcc":
-            x = audio.mfcc(x, n_mfcc)  # [b, T, n_mfcc]
-        frames = audio.num_frames(lengths, HOP_LENGTH)  # [b]
-        if normalise:
-            x = audio.normalise_per_utterance(x, frames)
+        waves, lengths = load_waveforms(recordings[start : start + batch_size], max_samples)
+        x, frames = waveform_features(waves, lengths, **options)
         chunks.append(x)
         frame_lengths.append(frames)
     return torch.cat(chunks), torch.cat(frame_lengths)
