@@ -84,17 +84,17 @@ def test_overfits_a_tiny_batch(arch, task):
     x, lengths = random_batch(spec, n=16, seed=1)
     y = torch.arange(16) % spec.num_classes
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(60):
+    for _ in range(150):
         loss = default_loss(model(x, lengths), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if loss.item() < 0.02:
+        if loss.item() < 0.02 and _ >= 50:  # 50 steps also settle batch-norm running statistics
             break
     model.eval()
     accuracy = (model(x, lengths).argmax(1) == y).float().mean().item()
     assert accuracy == 1.0, (
-        f"{arch} on {task}: {accuracy:.2f} after 60 steps (loss {loss.item():.3f})"
+        f"{arch} on {task}: {accuracy:.2f} after {_ + 1} steps (loss {loss.item():.3f})"
     )
 
 

@@ -129,6 +129,8 @@ def _reader_shape(spec, reads):
 def _rnn(cell, bidirectional):
     def make(shape, classes, spec, width, **kw):
         kw = {"cell": cell, "bidirectional": bidirectional, "hidden_size": _scale(64, width)} | kw
+        if spec.layout == "sequence" and shape[0] > 64:  # long frame sequences: average pairs first
+            kw = {"downsample": 2} | kw
         return RNNClassifier(shape[1], classes, **kw)
 
     return "sequence", make
@@ -143,7 +145,7 @@ def _cnn1d(shape, classes, spec, width, **kw):
 
 
 def _cnn2d(shape, classes, spec, width, **kw):
-    kw = {"channels": tuple(_scale(c, width) for c in (32, 64, 64))} | kw
+    kw = {"channels": tuple(_scale(c, width) for c in (16, 32, 64))} | kw
     return CNN2d(shape[0], classes, input_size=shape[1:], **kw)
 
 

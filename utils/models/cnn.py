@@ -159,7 +159,7 @@ class CNN2d(nn.Module):
         num_classes: int,
         *,
         input_size: tuple[int, int],
-        channels=(32, 64, 64),
+        channels=(16, 32, 64),
         kernel_size: int = 3,
         batch_norm: bool = True,
         dropout: float = 0.2,

@@ -84,7 +84,7 @@ class RNNClassifier(nn.Module):
         hidden_size: int = 64,
         num_layers: int = 1,
         bidirectional: bool = False,
-        pooling: str = "mean",
+        pooling: str = "last",
         downsample: int = 1,
         dropout: float = 0.1,
     ):
