@@ -219,3 +219,11 @@ def test_width_scales_and_overrides_win():
     )
     assert build_model("bigru", spec, hidden_size=8).model.encoder.hidden_size == 8
     assert "reads='image'" in repr(build_model("crnn", spec))
+
+
+def test_compact_dtypes_are_accepted():
+    """Loaders may store images as float16 or uint8; the adapter converts them."""
+    model = build_model("gru", SPECS["images"]).eval()
+    x = torch.rand(2, 1, 28, 28)
+    expected = model(x.half().float())
+    assert torch.allclose(model(x.half()), expected)

@@ -19,6 +19,7 @@ image [B,C,H,W]    as is                  [B, 1, F, T] (+ lengths) [B, 1, 4, L]
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from utils.models.cnn import TCN, CNN1d, CNN2d
@@ -77,6 +78,8 @@ class LayoutAdapter(nn.Module):
         shape = ", ".join(map(str, self.input_shape))
         what = f"{LAYOUT_NAMES[self.layout]} of shape [batch, {shape}]"
         check_shape(x, what, len(self.input_shape) + 1, fixed)
+        if x.dtype != torch.float32:
+            x = x.float()  # data stored compactly (float16, uint8) -> the weights' float32
         x, lengths = self.rearrange(x, lengths)
         return self.model(x, lengths)
 
