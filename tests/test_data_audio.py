@@ -119,3 +119,20 @@ def test_time_shift_delays_and_crops():
     shifted, lengths = time_shift(x, torch.tensor([8]), 3)
     assert shifted.tolist() == [[0, 0, 0, 1, 2, 3, 4, 5, 6, 7]]
     assert lengths.tolist() == [10]
+
+
+def test_spec_augment_masks_bands_and_stretches_repeatably():
+    from utils.data.audio import spec_augment
+    from utils.data.spec import Split
+
+    batch = Split(torch.ones(4, 50, 20), torch.zeros(4, dtype=torch.long), torch.full((4,), 50))
+    out = spec_augment(batch, torch.Generator().manual_seed(0), time_width=10, freq_width=5)
+    again = spec_augment(batch, torch.Generator().manual_seed(0), time_width=10, freq_width=5)
+    assert torch.equal(out.x, again.x) and torch.equal(batch.x, torch.ones(4, 50, 20))
+    zero = out.x == 0
+    whole_frames = zero.all(dim=2).sum(dim=1)  # masked time steps per example
+    whole_bands = zero.all(dim=1).sum(dim=1)  # masked features per example
+    assert (whole_frames <= 20).all() and (whole_bands <= 10).all()
+    assert (whole_frames + whole_bands > 0).any()
+    # everything zeroed lies in a masked frame or a masked band
+    assert torch.equal(zero, zero.all(2, keepdim=True) | zero.all(1, keepdim=True))

@@ -206,6 +206,7 @@ def fit(
     live_plot: bool = False,
     name: str = "",
     checkpoint=None,
+    augment=None,
 ) -> History:
     """Train ``model`` on ``train``, keep the epoch with the best ``metric`` on ``val``, return a
     :class:`History` (chapter: Training recipes). The model ends with the best epoch's weights.
@@ -221,6 +222,9 @@ def fit(
       runs with the same seed and the same initial weights give the same history.
     - ``quiet``: no progress bar; ``live_plot``: redraw the learning curves after every epoch
       (in a notebook); ``checkpoint``: also save the best weights to this path.
+    - ``augment(batch, generator) -> batch``: transforms each training batch (a
+      :class:`~utils.data.spec.Split`), e.g. :func:`utils.data.audio.spec_augment`; it draws
+      its randomness from ``generator`` so that runs stay repeatable.
 
     Mixed precision (float16 autocast) is used on CUDA only.
     """
@@ -263,6 +267,7 @@ def fit(
             "clip_grad": clip_grad,
             "patience": patience,
             "seed": seed,
+            "augment": getattr(augment, "__name__", None if augment is None else repr(augment)),
         },
     }
     higher_is_better = metric not in LOWER_IS_BETTER
@@ -275,6 +280,8 @@ def fit(
         total_loss, outputs_seen, labels_seen = 0.0, [], []
         for idx in torch.randperm(len(train), generator=generator).split(batch_size):
             batch = train_data[idx.to(device)]
+            if augment is not None:
+                batch = augment(batch, generator)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 outputs = model(batch.x, batch.lengths)
                 loss = loss_fn(outputs, batch.y)

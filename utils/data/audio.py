@@ -185,3 +185,31 @@ def time_shift(waveforms: torch.Tensor, lengths: torch.Tensor, shift: int):
     shifted = torch.zeros_like(waveforms)
     shifted[:, shift:] = waveforms[:, : waveforms.shape[1] - shift]
     return shifted, (lengths + shift).clamp(max=waveforms.shape[1])
+
+
+def spec_augment(
+    batch,
+    generator: torch.Generator,
+    *,
+    time_masks: int = 2,
+    time_width: int = 12,
+    freq_masks: int = 2,
+    freq_width: int = 6,
+):
+    """SpecAugment-style masking of a training batch of features ``[B, T, F]``: each example
+    loses ``time_masks`` random stretches of up to ``time_width`` frames and ``freq_masks``
+    bands of up to ``freq_width`` features, set to zero (the per-utterance mean). Returns a new
+    :class:`~utils.data.spec.Split`; pass it to ``fit(augment=spec_augment)`` (chapter: Speech).
+    """
+    x = batch.x.clone()
+    B = len(x)  # x: [B, T, F]
+    for axis, count, width in ((1, time_masks, time_width), (2, freq_masks, freq_width)):
+        size = x.shape[axis]
+        positions = torch.arange(size)[None, :]  # [1, size]
+        for _ in range(count):
+            w = torch.randint(0, width + 1, (B, 1), generator=generator)  # [B, 1]
+            start = (torch.rand(B, 1, generator=generator) * (size - w + 1)).long()  # [B, 1]
+            mask = (positions >= start) & (positions < start + w)  # [B, size]
+            mask = mask[:, :, None] if axis == 1 else mask[:, None, :]  # [B, T, 1] or [B, 1, F]
+            x = x.masked_fill(mask.to(x.device), 0.0)
+    return type(batch)(x, batch.y, batch.lengths)
