@@ -1,8 +1,10 @@
 """utils.student: the student edition keeps everything but the solutions."""
 
 import json
+import subprocess
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from utils import student
@@ -84,3 +86,75 @@ def test_real_chapters_student_edition_has_no_solution_code(tmp_path):
         }
         assert not (secret & code), f"{target}: solution lines leaked: {secret & code}"
         nbformat.validate(nbformat.read(target, as_version=4))
+
+
+# ----------------------------------------------------------------------------- the branch
+
+
+def git(repo, *args):
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def course_repo(tmp_path, monkeypatch):
+    """A tiny course repository: one chapter notebook with solutions, one other file."""
+    for key, value in {"NAME": "Course Test", "EMAIL": "course@example.org"}.items():
+        monkeypatch.setenv(f"GIT_AUTHOR_{key}", value)
+        monkeypatch.setenv(f"GIT_COMMITTER_{key}", value)
+    repo = tmp_path / "course"
+    (repo / "chapters" / "01_x").mkdir(parents=True)
+    (repo / "chapters" / "01_x" / "x.ipynb").write_text(json.dumps(instructor_notebook()))
+    (repo / "README.md").write_text("# Course\n")
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    git(repo, "add", "chapters", "README.md")
+    git(repo, "commit", "-q", "-m", "instructor edition")
+    return repo
+
+
+def test_student_branch_has_no_solutions_and_leaves_the_checkout_alone(course_repo):
+    repo, path = course_repo, "chapters/01_x/x.ipynb"
+    # uncommitted work of every kind, which must survive untouched
+    (repo / "README.md").write_text("# Course, edited\n")
+    (repo / "new.txt").write_text("staged\n")
+    git(repo, "add", "new.txt")
+    status, index = git(repo, "status", "--porcelain"), (repo / ".git" / "index").read_bytes()
+    head, notebook_text = git(repo, "rev-parse", "HEAD"), (repo / path).read_text()
+
+    commit = student.write_student_branch("student", repo=repo)
+
+    assert git(repo, "rev-parse", "student").strip() == commit
+    edition = json.loads(git(repo, "show", f"student:{path}"))
+    secret = student.solution_lines(json.loads(notebook_text))
+    code = {
+        line.strip() for cell in edition["cells"] for line in "".join(cell["source"]).split("\n")
+    }
+    assert secret and not (secret & code)
+    assert 'raise NotImplementedError("Exercise ex-frames")' in code
+    assert git(repo, "show", "student:README.md") == "# Course\n"  # HEAD's, not the working tree's
+    assert "new.txt" not in git(repo, "ls-tree", "-r", "--name-only", "student")
+    assert git(repo, "rev-parse", "student^{tree}") != git(repo, "rev-parse", "HEAD^{tree}")
+    assert git(repo, "rev-list", "--parents", "-n1", "student").split() == [commit]  # no parent
+    # the checkout is exactly as it was
+    assert git(repo, "status", "--porcelain") == status
+    assert (repo / ".git" / "index").read_bytes() == index
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    assert (repo / path).read_text() == notebook_text
+
+
+def test_student_branch_grows_on_its_own_history(course_repo):
+    repo = course_repo
+    first = student.write_student_branch("student", repo=repo)
+    assert student.write_student_branch("student", repo=repo) is None  # nothing new
+    notebook = instructor_notebook()
+    notebook.cells.append(new_code_cell("answer = 6 * 7", metadata={"tags": ["solution"]}))
+    (repo / "chapters" / "01_x" / "x.ipynb").write_text(json.dumps(notebook))
+    git(repo, "commit", "-q", "-am", "a new exercise")
+    second = student.write_student_branch("student", repo=repo)
+    assert git(repo, "rev-list", "--parents", "-n1", "student").split() == [second, first]
+    assert "6 * 7" not in git(repo, "show", "student:chapters/01_x/x.ipynb")
+    git(repo, "checkout", "-q", "student")
+    with pytest.raises(RuntimeError, match="checked out"):
+        student.write_student_branch("student", repo=repo)

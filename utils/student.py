@@ -13,6 +13,13 @@ Conventions in the instructor notebooks under ``chapters/`` (chapter: Instructor
   stays, tagged ``nbval-skip`` so that the student edition can be tested before it is filled in.
 
 ``python -m utils.student [--out student]`` writes ``student/chapters/...``, outputs stripped.
+
+``python -m utils.student --branch student`` (``make publish-student``) commits the student
+edition to a local branch instead: the tree of the current ``HEAD`` with every notebook under
+``chapters/`` replaced by its student edition, written with Git plumbing and a temporary index,
+so the working tree and the real index are never touched. The book's Colab and Binder buttons
+open that branch (``repository.branch`` in ``_config.yml``); the maintainers push it when they
+publish (``git push origin student``).
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from utils.config import REPO_ROOT
@@ -149,18 +159,103 @@ def write_student_edition(out_dir: Path, sources: list[Path] | None = None) -> l
         relative = path.resolve().relative_to(REPO_ROOT)
         target = out_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        student = student_notebook(json.loads(path.read_text()))
         tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(student, indent=1, ensure_ascii=False) + "\n")
+        tmp.write_text(student_json(path.read_text()))
         tmp.replace(target)
         written.append(target)
     return written
 
 
+def student_json(instructor_json: str) -> str:
+    """The student edition of a notebook given and returned as the text of an .ipynb file."""
+    student = student_notebook(json.loads(instructor_json))
+    return json.dumps(student, indent=1, ensure_ascii=False) + "\n"
+
+
+# ----------------------------------------------------------------------------- the branch
+
+
+def _git(repo: Path, *args: str, env: dict | None = None, data: bytes | None = None) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], input=data, capture_output=True, env=env, check=False
+    )
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()
+        raise RuntimeError(f"git {' '.join(args[:2])} failed in {repo}: {message}")
+    return result.stdout.decode().strip()
+
+
+def write_student_branch(
+    branch: str = "student", repo: Path = REPO_ROOT, chapters: str = "chapters"
+) -> str | None:
+    """Commit the student edition of ``HEAD`` to ``branch``; return the new commit, or ``None``
+    when the branch already holds exactly this edition.
+
+    The commit's tree is ``HEAD``'s tree with every ``*.ipynb`` under ``chapters`` replaced by its
+    student edition (built from the committed notebooks, not the working tree). Its one parent
+    is the branch's previous tip, never ``HEAD``, so the solutions are not in the branch's
+    history. A temporary index file does the work: the working tree, the real index and the
+    current branch are left alone.
+    """
+    ref = f"refs/heads/{branch}"
+    current = subprocess.run(
+        ["git", "-C", str(repo), "symbolic-ref", "-q", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    if current == ref:
+        raise RuntimeError(f"{branch!r} is checked out in {repo}: switch to the main branch first")
+    head = _git(repo, "rev-parse", "--verify", "HEAD^{commit}")
+    previous = _git_or_none(repo, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+    listing = _git(repo, "ls-tree", "-r", "-z", "HEAD", "--", chapters)
+    entries = [line.split("\t", 1) for line in listing.split("\0") if line]
+    with tempfile.TemporaryDirectory(prefix="student-index-") as folder:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(folder) / "index")}
+        _git(repo, "read-tree", "HEAD", env=env)
+        for meta, path in entries:
+            mode, kind, blob = meta.split()
+            if kind != "blob" or not path.endswith(".ipynb") or ".ipynb_checkpoints" in path:
+                continue
+            original = _git(repo, "cat-file", "blob", blob)
+            text = student_json(original).encode()
+            new_blob = _git(repo, "hash-object", "-w", "--stdin", data=text)
+            _git(repo, "update-index", "--cacheinfo", f"{mode},{new_blob},{path}", env=env)
+        tree = _git(repo, "write-tree", env=env)
+    if previous and _git(repo, "rev-parse", f"{previous}^{{tree}}") == tree:
+        return None
+    message = (
+        f"Student edition of {head[:12]}\n\nEvery notebook under {chapters}/ with its solutions "
+        "replaced by stubs (python -m utils.student --branch)."
+    )
+    parents = ["-p", previous] if previous else []
+    commit = _git(repo, "commit-tree", tree, *parents, "-m", message)
+    _git(repo, "update-ref", "-m", "utils.student", ref, commit, previous or "0" * 40)
+    return commit
+
+
+def _git_or_none(repo: Path, *args: str) -> str | None:
+    try:
+        return _git(repo, *args) or None
+    except RuntimeError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the student edition of the notebooks.")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "student", help="output folder")
+    parser.add_argument(
+        "--branch", help="commit the edition of HEAD to this local branch instead (e.g. student)"
+    )
     args = parser.parse_args(argv)
+    if args.branch:
+        commit = write_student_branch(args.branch)
+        if commit is None:
+            print(f"branch {args.branch} already holds the student edition of HEAD")
+        else:
+            print(f"branch {args.branch}: {commit[:12]}, the student edition of HEAD")
+        dirty = _git(REPO_ROOT, "status", "--porcelain", "--", "chapters")
+        if dirty:
+            print("note: uncommitted changes under chapters/ are not in it (it is built from HEAD)")
+        print(f"publish it with: git push origin {args.branch}")
+        return 0
     shutil.rmtree(args.out / "chapters", ignore_errors=True)  # no stale notebooks
     for path in write_student_edition(args.out):
         print(f"student edition: {path}")

@@ -1,0 +1,207 @@
+"""How long does the book take to execute on this machine? (chapter: Instructor guide)
+
+``python -m utils.timing [--quick] [NOTEBOOK ...] [--out results/timing.json]`` executes each
+chapter notebook (default: every notebook in ``_toc.yml``, in its order) in a fresh kernel whose
+working directory is the notebook's folder, as the book build does, and prints one row per
+notebook (seconds, status), the total, the machine and the mode. A notebook that fails is
+reported with the name of its error and the run goes on; the exit status is non-zero if any
+failed. ``--out`` writes the same report as JSON (atomically: temp file, then rename).
+
+Full settings by default (what the published book runs); ``--quick`` sets ``COURSE_QUICK=1``
+for the kernels. ``make bench`` runs the full benchmark. The notebooks' outputs are discarded:
+this measures, it does not build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from utils.config import REPO_ROOT
+
+DEFAULT_OUT = REPO_ROOT / "results" / "timing.json"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def toc_notebooks(toc_file: Path = REPO_ROOT / "_toc.yml") -> list[Path]:
+    """The notebooks ``toc_file`` lists, in reading order (Markdown pages are skipped)."""
+    import yaml
+
+    toc = yaml.safe_load(toc_file.read_text())
+    root = toc_file.parent
+
+    def entries(items):
+        for item in items:
+            if "file" in item:
+                yield item["file"]
+            yield from entries(item.get("sections", []))
+            yield from entries(item.get("chapters", []))
+
+    files = [toc["root"], *entries(toc.get("chapters", [])), *entries(toc.get("parts", []))]
+    found = []
+    for entry in files:
+        path = root / entry
+        path = path if path.suffix == ".ipynb" else path.with_name(path.name + ".ipynb")
+        if path.is_file():
+            found.append(path)
+    return found
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo, else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_info() -> dict:
+    """What the timings depend on: cores, threads, CPU model, device, versions."""
+    info = {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": None,
+        "cpu_model": cpu_model(),
+        "device": "unknown",
+        "python": platform.python_version(),
+        "torch": None,
+        "platform": platform.platform(),
+    }
+    try:
+        import torch
+
+        from utils.config import get_device
+
+        info.update(
+            torch_threads=torch.get_num_threads(), torch=torch.__version__, device=str(get_device())
+        )
+    except Exception as error:  # report the machine even where torch is broken
+        info["device"] = f"unknown ({type(error).__name__}: {error})"
+    return info
+
+
+def run_notebook(path: Path, *, timeout: int = 900) -> dict:
+    """Execute one notebook in a fresh kernel (cwd: its folder); return its row of the report."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    row = {"notebook": _display_name(path), "seconds": 0.0, "status": "ok", "error": ""}
+    start = time.perf_counter()
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent.resolve())}},
+        )
+        client.execute()
+    except CellExecutionError as error:  # the notebook raised: name the notebook's error
+        row.update(status="failed", error=error.ename or type(error).__name__)
+    except Exception as error:  # timeout, dead kernel, unreadable file, ...: go on
+        row.update(status="failed", error=type(error).__name__)
+    row["seconds"] = round(time.perf_counter() - start, 1)
+    return row
+
+
+def _display_name(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def write_json_atomic(report: dict, out: Path) -> None:
+    """Write ``report`` to ``out`` via a temporary file in the same folder and a rename."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def format_report(report: dict) -> str:
+    """The report as a plain-text table with the total, the machine and the mode."""
+    rows = report["notebooks"]
+    width = max([len("notebook"), *(len(r["notebook"]) for r in rows)])
+    lines = [f"{'notebook':<{width}}  {'seconds':>8}  status", "-" * (width + 26)]
+    for r in rows:
+        status = r["status"] if r["status"] == "ok" else f"failed ({r['error']})"
+        lines.append(f"{r['notebook']:<{width}}  {r['seconds']:8.1f}  {status}")
+    m = report["machine"]
+    failed = sum(r["status"] != "ok" for r in rows)
+    lines += [
+        "-" * (width + 26),
+        f"{'total':<{width}}  {report['total_seconds']:8.1f}  "
+        f"{len(rows) - failed} ok, {failed} failed",
+        f"machine: {m['cpu_count']} cores, {m['torch_threads']} torch threads, "
+        f"{m['cpu_model']}, device {m['device']}",
+        f"mode:    {report['mode']} (COURSE_QUICK={'1' if report['mode'] == 'quick' else '0'})",
+    ]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def benchmark(paths: list[Path], *, quick: bool, timeout: int = 900) -> dict:
+    """Execute ``paths`` one after another and return the report (a JSON-ready dict)."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    rows, before = [], os.environ.get("COURSE_QUICK")
+    os.environ["COURSE_QUICK"] = "1" if quick else "0"  # the kernels inherit it
+    try:
+        for path in paths:
+            print(f"running {_display_name(path)} ...", flush=True)
+            rows.append(run_notebook(path, timeout=timeout))
+            print(f"  {rows[-1]['seconds']:.1f} s, {rows[-1]['status']}", flush=True)
+    finally:
+        if before is None:
+            os.environ.pop("COURSE_QUICK", None)
+        else:
+            os.environ["COURSE_QUICK"] = before
+    return {
+        "mode": "quick" if quick else "full",
+        "started": started,
+        "total_seconds": round(sum(r["seconds"] for r in rows), 1),
+        "machine": machine_info(),
+        "notebooks": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Execute the chapter notebooks and report how long each takes."
+    )
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in _toc.yml order)"
+    )
+    parser.add_argument("--quick", action="store_true", help="quick mode (COURSE_QUICK=1)")
+    parser.add_argument("--out", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or toc_notebooks()
+    if not paths:
+        parser.error("no notebooks to run")
+    report = benchmark(paths, quick=args.quick, timeout=args.timeout)
+    print(format_report(report))
+    if args.out:
+        write_json_atomic(report, args.out)
+        print(f"report: {args.out}")
+    return 1 if any(r["status"] != "ok" for r in report["notebooks"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
