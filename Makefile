@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.installed
 QUICK  := $(filter 1 true yes on,$(COURSE_QUICK))
 BOOK_OUT := $(if $(QUICK),_quick,.)
 
-.PHONY: book test student lint format data env clean
+.PHONY: book test student publish-student bench lint format data env clean
 
 # The execution cache (and Sphinx's own) is keyed on each notebook's code only; outputs also
 # depend on utils/ and the pinned packages, so a change there clears the build and every
@@ -38,6 +38,16 @@ test: $(STAMP) data student
 # The student edition (solutions replaced by stubs) in student/; see utils/student.py.
 student: $(STAMP)
 	$(BIN)/python -m utils.student --out student
+
+# The student edition as a commit on the local branch `student` (what Colab and Binder open);
+# working tree and index untouched. Publishing means pushing that branch.
+publish-student: $(STAMP)
+	$(BIN)/python -m utils.student --branch student
+
+# How long every chapter takes to execute on this machine, full settings (the published book's);
+# quick settings: .venv/bin/python -m utils.timing --quick. Report also in results/timing.json.
+bench: $(STAMP) data
+	$(BIN)/python -m utils.timing --out results/timing.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
