@@ -64,3 +64,11 @@ def test_tata_fraction_needs_the_exact_window():
 def test_check_result_is_not_displayed_twice():
     result = checks.check_between("acc", 0.9, 0.5, 1.0)
     assert result._ipython_display_() is None  # IPython shows nothing for the returned value
+
+
+def test_num_frames_names_the_usual_mistakes():
+    kw = {"num_samples": 4000, "hop_length": 80, "n_fft": 256}
+    assert checks.check_num_frames(51, **kw)
+    assert "off by one" in checks.check_num_frames(50, **kw).feedback
+    assert "center=False" in checks.check_num_frames(1 + (4000 - 256) // 80, **kw).feedback
+    assert not checks.check_num_frames(50.5, **kw)

@@ -185,3 +185,21 @@ def check_tata_fraction(answer, sequences, *, start: int = 160, end: int = 185):
     if answer > 1:
         return report(name, False, "a fraction lies between 0 and 1 (not a percentage).")
     return report(name, False, "not quite: W stands for A or T; use the slice [160:185].")
+
+
+# ----------------------------------------------------------------------------- chapter: Speech
+
+
+def check_num_frames(answer, *, num_samples: int, hop_length: int, n_fft: int):
+    """Check the number of STFT frames of a recording (``torch.stft(center=True)``)."""
+    name = "number of frames"
+    if not _is_number(answer) or float(answer) != int(float(answer)):
+        return report(name, False, "a number of frames is a whole number.")
+    expected, answer = 1 + num_samples // hop_length, int(float(answer))
+    if answer == expected:
+        return report(name, True, "right: with center=True there is a frame on every hop.")
+    if answer == expected - 1:
+        return report(name, False, "off by one: count the frame centred on sample 0 too.")
+    if answer == 1 + (num_samples - n_fft) // hop_length:
+        return report(name, False, "that is center=False; the course pads so frames are centred.")
+    return report(name, False, "one frame every hop_length samples: how many hops fit?")
