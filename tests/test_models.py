@@ -227,3 +227,16 @@ def test_compact_dtypes_are_accepted():
     x = torch.rand(2, 1, 28, 28)
     expected = model(x.half().float())
     assert torch.allclose(model(x.half()), expected)
+
+
+def test_long_frame_sequences_are_averaged_in_pairs_first():
+    spec = TaskSpec("speech", "sequence", (101, 40), 10, tuple("0123456789"))
+    x, lengths = torch.randn(3, 101, 40), torch.tensor([101, 50, 7])
+    for arch in ("bigru", "cnn2d", "crnn"):
+        model = build_model(arch, spec)
+        assert model.model.downsample == 2, arch
+        assert model(x, lengths).shape == (3, 10)
+    crnn = build_model("crnn", spec).model
+    assert crnn.time_stride == 2 * 2 * 2  # pairs of frames, then the two time pools
+    short = TaskSpec("speech", "sequence", (48, 20), 10, tuple("0123456789"))
+    assert build_model("cnn2d", short).model.downsample == 1

@@ -129,12 +129,17 @@ def _reader_shape(spec, reads):
     return {"sequence": (L, 4), "channels": s, "image": (1, 4, L)}[reads]
 
 
+def _long_frames(spec, kw):
+    """Long frame sequences (speech at 100 frames per second): average pairs of frames first."""
+    if spec.layout == "sequence" and spec.input_shape[0] > 64:
+        return {"downsample": 2} | kw
+    return kw
+
+
 def _rnn(cell, bidirectional):
     def make(shape, classes, spec, width, **kw):
         kw = {"cell": cell, "bidirectional": bidirectional, "hidden_size": _scale(64, width)} | kw
-        if spec.layout == "sequence" and shape[0] > 64:  # long frame sequences: average pairs first
-            kw = {"downsample": 2} | kw
-        return RNNClassifier(shape[1], classes, **kw)
+        return RNNClassifier(shape[1], classes, **_long_frames(spec, kw))
 
     return "sequence", make
 
@@ -149,7 +154,7 @@ def _cnn1d(shape, classes, spec, width, **kw):
 
 def _cnn2d(shape, classes, spec, width, **kw):
     kw = {"channels": tuple(_scale(c, width) for c in (16, 32, 64))} | kw
-    return CNN2d(shape[0], classes, input_size=shape[1:], **kw)
+    return CNN2d(shape[0], classes, input_size=shape[1:], **_long_frames(spec, kw))
 
 
 def _tcn(shape, classes, spec, width, **kw):
@@ -165,7 +170,7 @@ def _crnn(shape, classes, spec, width, **kw):
         "channels": tuple(_scale(c, width) for c in (16, 32, 48)),
         "hidden_size": _scale(64, width),
     } | kw
-    return CRNN(shape[0], classes, input_height=shape[1], **kw)
+    return CRNN(shape[0], classes, input_height=shape[1], **_long_frames(spec, kw))
 
 
 def _ctc_crnn(shape, classes, spec, width, **kw):

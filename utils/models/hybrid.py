@@ -40,7 +40,8 @@ class CRNN(nn.Module):
     Conv blocks shrink height (frequency) by 2 each and width (time) by ``time_pool[i]``; each
     remaining column becomes one time step whose features are all channels of all rows:
     ``[B, C', H', W']`` -> ``[B, W', C' * H']``. A (bi)GRU reads the columns and ``pooling``
-    summarises them (see :class:`~utils.models.common.SequencePool`).
+    summarises them (see :class:`~utils.models.common.SequencePool`). ``downsample`` first
+    averages every ``downsample`` columns, as in :class:`~utils.models.cnn.CNN2d`.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class CRNN(nn.Module):
         bidirectional: bool = True,
         pooling: str = "mean",
         dropout: float = 0.1,
+        downsample: int = 1,
     ):
         super().__init__()
         if len(time_pool) != len(channels):
@@ -73,7 +75,8 @@ class CRNN(nn.Module):
             )
             h = math.ceil(h / ph)
         self.conv = nn.Sequential(*blocks)
-        self.time_stride = math.prod(time_pool)
+        self.downsample = downsample
+        self.time_stride = downsample * math.prod(time_pool)
         self.rnn = RNNEncoder(
             channels[-1] * h,
             cell=cell,
@@ -94,6 +97,8 @@ class CRNN(nn.Module):
             4,
             {1: self.in_channels, 2: self.input_height},
         )
+        if self.downsample > 1:
+            x = nn.functional.avg_pool2d(x, (1, self.downsample), ceil_mode=True)  # (B, C, H, W/k)
         h = self.conv(x)  # (B, C', H', W')
         h = h.permute(0, 3, 1, 2).flatten(2)  # (B, W', C' * H'): one step per column
         lengths = pooled_lengths(lengths, self.time_stride)
