@@ -4,8 +4,9 @@
 each task and prints seconds per epoch, training examples per second, inference throughput at
 batch 256 and latency at batch 1. Without ``--smoke`` it runs the full recipe (one-cycle AdamW,
 ``--epochs``) on the full data and adds test accuracy, saving each :class:`~utils.train.History`
-as JSON under ``--out``. Data come from ``utils.data.load_task`` when it can be imported and
-loaded; otherwise random tensors of the task's shape are used, and the output says so.
+as JSON under ``--out``. ``--budget N`` sizes every family to about N parameters with
+``match_parameters``, as the chapters do. Data come from ``utils.data.load_task`` (quick subsets
+with ``--smoke``).
 """
 
 from __future__ import annotations
@@ -18,64 +19,24 @@ from pathlib import Path
 
 import torch
 
-from utils.data.spec import Split, TaskData, TaskSpec
-
 TASKS = ("speech", "images", "promoters", "motif_grammar")
 ARCHS = ("gru", "bigru", "lstm", "cnn1d", "cnn2d", "tcn", "crnn", "danq")
-
-# the shapes the loaders produce, for when they are not available
-SYNTHETIC_SPECS = {
-    "speech": TaskSpec("speech", "sequence", (64, 40), 10, tuple("0123456789")),
-    "images": TaskSpec("images", "image", (1, 28, 28), 10, tuple(f"class {i}" for i in range(10))),
-    "promoters": TaskSpec("promoters", "dna", (4, 251), 2, ("non-promoter", "promoter")),
-    "motif_grammar": TaskSpec("motif_grammar", "dna", (4, 200), 2, ("negative", "positive")),
-}
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def synthetic_task(name: str, n: int = 512, seed: int = 0) -> TaskData:
-    """Random tensors with the task's layout and shape (timing only: nothing to learn)."""
-    spec = SYNTHETIC_SPECS[name]
-    g = torch.Generator().manual_seed(seed)
-
-    def split(size):
-        y = torch.randint(0, spec.num_classes, (size,), generator=g)
-        if spec.layout == "dna":
-            bases = torch.randint(0, 4, (size, spec.input_shape[1]), generator=g)
-            return Split(torch.nn.functional.one_hot(bases, 4).transpose(1, 2).float(), y)
-        x = torch.randn(size, *spec.input_shape, generator=g)
-        lengths = None
-        if spec.layout == "sequence":
-            T = spec.input_shape[0]
-            lengths = torch.randint(T // 2, T + 1, (size,), generator=g)
-        return Split(x, y, lengths)
-
-    return TaskData(spec, split(n), split(max(64, n // 4)), split(max(64, n // 4)))
-
-
-def load(name: str, *, quick: bool) -> tuple[TaskData, str]:
-    """The task's data and where they came from (``"load_task"`` or ``"synthetic"``)."""
-    try:
-        from utils.data import load_task
-    except ImportError:
-        return synthetic_task(name), "synthetic (utils.data.load_task not importable)"
-    try:
-        return load_task(name, quick=quick), "load_task" + (" (quick)" if quick else "")
-    except Exception as error:  # missing download, no network: time on random tensors instead
-        reason = f"{type(error).__name__}: {error}"[:80]
-        return synthetic_task(name), f"synthetic (load_task failed: {reason})"
-
-
-def bench_one(arch, data, *, examples, epochs, seed, quick_timing, out=None):
+def bench_one(arch, data, *, examples, epochs, seed, quick_timing, out=None, budget=None):
     """Train ``arch`` on ``data`` and time it; returns one row of the results table."""
     from utils.config import seed_everything
     from utils.evaluate import evaluate_model, measure_inference
-    from utils.models import build_model, count_parameters
+    from utils.models import build_model, count_parameters, match_parameters
     from utils.train import fit
 
     seed_everything(seed)
-    model = build_model(arch, data.spec)
+    if budget is None:
+        model = build_model(arch, data.spec)
+    else:
+        model = match_parameters(arch, data.spec, budget)
     train = data.train if examples is None else data.train[: min(examples, len(data.train))]
     history = fit(
         model, train, data.val, epochs=epochs, quiet=True, device="cpu", seed=seed, name=arch
@@ -131,20 +92,24 @@ def main(argv=None) -> list[dict]:
         "--threads", type=int, default=min(os.cpu_count() or 1, 8), help="torch threads"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget", type=int, help="match every family to this parameter count")
     parser.add_argument("--out", default="results/bench", help="where full runs save histories")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     mode = "smoke: 1 epoch" if args.smoke else f"full: {args.epochs} epochs"
     print(f"utils.bench ({mode}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    from utils.data import load_task
+
     rows = []
     for task in args.tasks:
         start = time.perf_counter()
-        data, source = load(task, quick=args.smoke)
+        data = load_task(task, quick=args.smoke)
         seconds = time.perf_counter() - start
-        shape = list(data.spec.input_shape)
+        source = "quick subsets" if args.smoke else "full data"
         print(
-            f"\n{task}: {data.spec.layout} {shape}, data from {source}, loaded in {seconds:.1f} s"
+            f"\n{task}: {data.spec.layout} {list(data.spec.input_shape)}, {source}, "
+            f"loaded in {seconds:.1f} s"
         )
         header = (
             f"{'model':>7}  {'params':>8}  {'s/epoch':>9}  {'train ex/s':>9}  "
@@ -160,6 +125,7 @@ def main(argv=None) -> list[dict]:
                 seed=args.seed,
                 quick_timing=args.smoke,
                 out=None if args.smoke else args.out,
+                budget=args.budget,
             )
             rows.append(row | {"data": source})
             print(format_row(row), flush=True)
