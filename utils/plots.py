@@ -64,7 +64,9 @@ def learning_curves(histories, *, metric: bool = True, figsize=None):
     loss_ax.legend(title="solid: validation\ndashed: training", fontsize="small")
     if metric:
         name = next(iter(histories.values())).metric if histories else "metric"
-        axes[0, 1].set(xlabel="epoch", ylabel=name.replace("_", " "), title=f"Validation {name}")
+        axes[0, 1].set(
+            xlabel="epoch", ylabel=name.replace("_", " "), title=name.replace("_", " ").capitalize()
+        )
         axes[0, 1].legend(fontsize="small")
     for ax in axes.flat:
         ax.grid(alpha=0.3)
