@@ -14,3 +14,10 @@ def test_smoke_bench_times_a_family_at_a_budget(monkeypatch, capsys):
         assert row["seconds_per_epoch"] > 0 and row["latency_ms"] > 0
     out = capsys.readouterr().out
     assert "speech: sequence [101, 40], quick subsets" in out
+
+
+def test_seeds_repeat_each_family(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    rows = bench.main(["--smoke", "--tasks", "speech", "--archs", "cnn1d", "--examples", "32",
+                       "--seeds", "2", "--seed", "5", "--threads", "1"])  # fmt: skip
+    assert [(r["name"], r["seed"]) for r in rows] == [("cnn1d", 5), ("cnn1d", 6)]

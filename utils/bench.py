@@ -62,7 +62,7 @@ def bench_one(arch, data, *, examples, epochs, seed, quick_timing, out=None, bud
         row["train_seconds"] = history.train_seconds
         history.info |= {"task": data.spec.name, "test_accuracy": row["test_accuracy"]}
         if out is not None:
-            history.save(Path(out) / f"{data.spec.name}_{arch}.json")
+            history.save(Path(out) / f"{data.spec.name}_{arch}_seed{seed}.json")
     return row
 
 
@@ -92,6 +92,7 @@ def main(argv=None) -> list[dict]:
         "--threads", type=int, default=min(os.cpu_count() or 1, 8), help="torch threads"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1, help="repeat with seeds seed, seed+1, ...")
     parser.add_argument("--budget", type=int, help="match every family to this parameter count")
     parser.add_argument("--out", default="results/bench", help="where full runs save histories")
     args = parser.parse_args(argv)
@@ -117,18 +118,24 @@ def main(argv=None) -> list[dict]:
         )
         print(header + ("" if args.smoke else f"  {'test':>6}  {'train s':>7}"))
         for arch in args.archs:
-            row = bench_one(
-                arch,
-                data,
-                examples=args.examples if args.smoke else None,
-                epochs=1 if args.smoke else args.epochs,
-                seed=args.seed,
-                quick_timing=args.smoke,
-                out=None if args.smoke else args.out,
-                budget=args.budget,
-            )
-            rows.append(row | {"data": source})
-            print(format_row(row), flush=True)
+            accuracies = []
+            for seed in range(args.seed, args.seed + args.seeds):
+                row = bench_one(
+                    arch,
+                    data,
+                    examples=args.examples if args.smoke else None,
+                    epochs=1 if args.smoke else args.epochs,
+                    seed=seed,
+                    quick_timing=args.smoke,
+                    out=None if args.smoke else args.out,
+                    budget=args.budget,
+                )
+                rows.append(row | {"data": source, "seed": seed})
+                accuracies.append(row.get("test_accuracy"))
+                print(format_row(row), flush=True)
+            if args.seeds > 1 and not args.smoke:  # one test set, several runs: how much is luck?
+                mean, sd = statistics.mean(accuracies), statistics.stdev(accuracies)
+                print(f"{arch:>7}  test accuracy {mean:.3f} ± {sd:.3f} over {args.seeds} seeds")
     return rows
 
 
