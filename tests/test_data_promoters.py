@@ -6,11 +6,7 @@ import torch
 from utils.data import dna, promoters
 from utils.data.tasks import load_task
 
-
-@pytest.fixture(autouse=True)
-def quick_mode(monkeypatch):
-    monkeypatch.setenv("COURSE_QUICK", "1")
-    monkeypatch.setenv("COURSE_DATA_MIRROR", "../shared/data")
+pytestmark = pytest.mark.usefixtures("quick_mode")  # see conftest.py
 
 
 def _strings(x):

@@ -5,11 +5,7 @@ import torch
 
 from utils.data import TASKS, cache, describe, load_task
 
-
-@pytest.fixture(autouse=True)
-def quick_mode(monkeypatch):
-    monkeypatch.setenv("COURSE_QUICK", "1")
-    monkeypatch.setenv("COURSE_DATA_MIRROR", "../shared/data")
+pytestmark = pytest.mark.usefixtures("quick_mode")  # see conftest.py
 
 
 def test_unknown_task_suggests_a_name():

@@ -1,0 +1,18 @@
+"""Shared fixtures for the tests."""
+
+import os
+
+import pytest
+
+from utils.config import REPO_ROOT
+
+SHARED_MIRROR = REPO_ROOT.parent / "shared" / "data"  # CI and developers have ../shared beside it
+
+
+@pytest.fixture
+def quick_mode(monkeypatch):
+    """Quick mode, reading the real datasets from the offline mirror when one sits beside the
+    repository and no other mirror is set (an online machine downloads instead)."""
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    if not os.environ.get("COURSE_DATA_MIRROR") and SHARED_MIRROR.is_dir():
+        monkeypatch.setenv("COURSE_DATA_MIRROR", str(SHARED_MIRROR))
