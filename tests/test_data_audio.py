@@ -90,12 +90,24 @@ def test_dct_is_orthonormal_and_matches_formula():
 def test_normalise_per_utterance_ignores_padding():
     x = torch.randn(2, 10, 3) * 5 + 2
     lengths = torch.tensor([10, 4])
-    y = audio.normalise_per_utterance(x, lengths)
+    y = audio.normalise_per_utterance(x, lengths)  # one mean and sd over all bands
+    assert abs(float(y[1, :4].mean())) < 1e-5
+    assert abs(float(y[1, :4].std(unbiased=False)) - 1) < 1e-3
+    assert torch.equal(y[1, 4:], torch.zeros(6, 3))
+    # the shape of the spectrum survives: band differences are only rescaled
+    d = x[1, :4, 0] - x[1, :4, 1]
+    assert torch.allclose(y[1, :4, 0] - y[1, :4, 1], d / x[1, :4].std(unbiased=False), atol=1e-4)
+    with pytest.raises(ValueError, match=r"\[B, T, F\]"):
+        audio.normalise_per_utterance(x[0], lengths)
+
+
+def test_normalise_per_band_removes_each_bands_average():
+    x = torch.randn(2, 10, 3) * 5 + torch.tensor([1.0, 5.0, 9.0])
+    lengths = torch.tensor([10, 4])
+    y = audio.normalise_per_utterance(x, lengths, per_band=True)
     assert torch.allclose(y[1, :4].mean(0), torch.zeros(3), atol=1e-5)
     assert torch.allclose(y[1, :4].std(0, unbiased=False), torch.ones(3), atol=1e-3)
     assert torch.equal(y[1, 4:], torch.zeros(6, 3))
-    with pytest.raises(ValueError, match=r"\[B, T, F\]"):
-        audio.normalise_per_utterance(x[0], lengths)
 
 
 def test_add_noise_reaches_the_requested_snr():

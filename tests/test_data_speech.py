@@ -106,14 +106,30 @@ def test_mfcc_features():
     assert data.spec.input_shape == (101, 13) and data.spec.extra["n_mfcc"] == 13
 
 
+def test_normalisation_modes(recordings):
+    waves, lengths = speech.load_waveforms(recordings[:4])
+    raw, frames = speech.waveform_features(waves, lengths, normalise=None)
+    real = torch.arange(raw.shape[1])[None, :] < frames[:, None]  # [B, T]
+    per_utterance, _ = speech.waveform_features(waves, lengths, normalise="utterance")
+    per_band, _ = speech.waveform_features(waves, lengths, normalise="band")
+    r, u, b = raw[0][real[0]], per_utterance[0][real[0]], per_band[0][real[0]]  # [frames, 40]
+    # "utterance" is one affine map of the raw log-mels: band averages keep their order
+    assert torch.equal(r.mean(0).argsort(), u.mean(0).argsort())
+    assert abs(float(u.mean())) < 1e-4
+    # "band" makes every band's average zero: the spectrum's shape is gone
+    assert torch.allclose(b.mean(0), torch.zeros(40), atol=1e-4)
+    with pytest.raises(ValueError, match="normalise must be one of"):
+        speech.waveform_features(waves, lengths, normalise=True)
+
+
 def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, capsys):
     few = recordings[:6]
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))  # a private cache; recordings stay put
     x40, _ = speech._cached_features(
-        few, features="logmel", n_mels=40, n_mfcc=13, max_samples=8000, normalise=True
+        few, features="logmel", n_mels=40, n_mfcc=13, max_samples=8000, normalise="utterance"
     )
     x20, _ = speech._cached_features(
-        few, features="logmel", n_mels=20, n_mfcc=13, max_samples=8000, normalise=True
+        few, features="logmel", n_mels=20, n_mfcc=13, max_samples=8000, normalise="utterance"
     )
     assert x40.shape[-1] == 40 and x20.shape[-1] == 20  # a new n_mels never reuses a stale file
     files = sorted((tmp_path / "features").glob("fsdd-*.pt"))
@@ -121,7 +137,7 @@ def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, ca
     for f in files:
         f.write_bytes(f.read_bytes()[:100])  # corrupt both
     again, _ = speech._cached_features(
-        few, features="logmel", n_mels=40, n_mfcc=13, max_samples=8000, normalise=True
+        few, features="logmel", n_mels=40, n_mfcc=13, max_samples=8000, normalise="utterance"
     )
     assert "unreadable" in capsys.readouterr().out
     assert torch.equal(again, x40)

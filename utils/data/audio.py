@@ -139,13 +139,21 @@ def mfcc(log_mel: torch.Tensor, n_mfcc: int = 13) -> torch.Tensor:
     return log_mel @ dct_matrix(n_mfcc, log_mel.shape[-1]).to(log_mel)
 
 
-def normalise_per_utterance(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit variance per utterance and feature, over its real frames only
-    (chapter: Speech).
+def normalise_per_utterance(
+    features: torch.Tensor, lengths: torch.Tensor, *, per_band: bool = False
+) -> torch.Tensor:
+    """Zero mean and unit variance per utterance, over its real frames only (chapter: Speech).
 
     ``features`` is ``[B, T, F]``, ``lengths`` ``[B]`` counts each utterance's real frames;
-    padding frames come back as exact zeros. This removes a speaker's or microphone's constant
-    spectral tilt (cepstral mean and variance normalisation).
+    padding frames come back as exact zeros.
+
+    - ``per_band=False``: one mean and one standard deviation per utterance, over all its bands.
+      This removes loudness (how far the speaker was from the microphone) and keeps the shape of
+      the spectrum.
+    - ``per_band=True``: a mean and standard deviation per utterance *and band* (cepstral mean and
+      variance normalisation). Over minutes of speech a band's average is the speaker's and the
+      microphone's colouring; over one short word it is mostly the word itself, which this
+      removes (the Speech chapter measures the cost).
     """
     if features.ndim != 3 or lengths.shape != features.shape[:1]:
         raise ValueError(
@@ -153,9 +161,10 @@ def normalise_per_utterance(features: torch.Tensor, lengths: torch.Tensor) -> to
             f"and {list(lengths.shape)}"
         )
     mask = (torch.arange(features.shape[1]) < lengths[:, None])[..., None]  # [B, T, 1]
-    count = mask.sum(dim=1, keepdim=True).clamp(min=1)  # [B, 1, 1]
-    mean = (features * mask).sum(dim=1, keepdim=True) / count  # [B, 1, F]
-    var = (((features - mean) * mask) ** 2).sum(dim=1, keepdim=True) / count
+    axes = (1,) if per_band else (1, 2)  # time, or time and bands
+    count = (mask.sum(dim=1, keepdim=True) * (1 if per_band else features.shape[2])).clamp(min=1)
+    mean = (features * mask).sum(dim=axes, keepdim=True) / count  # [B, 1, F] or [B, 1, 1]
+    var = (((features - mean) * mask) ** 2).sum(dim=axes, keepdim=True) / count
     return torch.where(mask, (features - mean) / torch.sqrt(var + 1e-5), 0.0)
 
 

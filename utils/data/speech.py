@@ -9,7 +9,7 @@ as 8 kHz mono 16-bit WAV files named ``{digit}_{speaker}_{index}.wav``. Two spli
   speakers train. This asks the harder question: does the model work for a new voice?
 
 Either way the validation set is carved from the training part, stratified by digit and
-speaker and seeded. Features (log-mel or MFCC, per-utterance normalised) are padded or cropped
+speaker and seeded. Features (log-mel or MFCC, normalised per utterance) are padded or cropped
 to a fixed length, with the true number of frames in ``lengths`` for packed RNNs and CTC.
 """
 
@@ -37,6 +37,8 @@ RECORDINGS = "free-spoken-digit-dataset-1.0.10/recordings"
 
 # STFT settings: 25 ms Hann window, 10 ms hop (100 frames per second), 32 ms FFT at 8 kHz
 N_FFT, WIN_LENGTH, HOP_LENGTH = 256, 200, 80
+# how each recording's features are normalised (see waveform_features)
+NORMALISATIONS = ("utterance", "band", None)
 
 # ----------------------------------------------------------------------------- recordings
 
@@ -163,13 +165,21 @@ def waveform_features(
     features: str = "logmel",
     n_mels: int = 40,
     n_mfcc: int = 13,
-    normalise: bool = True,
+    normalise: str | None = "utterance",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Features of padded waveforms ``[B, N]`` with lengths ``[B]`` in samples: ``x``
     ``[B, T, F]`` and ``lengths`` ``[B]`` in frames, ``T = 1 + N // 80`` at 100 frames per
-    second, ``F = n_mels`` (log-mel) or ``n_mfcc`` (MFCC) (chapter: Speech)."""
+    second, ``F = n_mels`` (log-mel) or ``n_mfcc`` (MFCC) (chapter: Speech).
+
+    ``normalise`` (see :func:`~utils.data.audio.normalise_per_utterance`): ``"utterance"``, one
+    mean and standard deviation per recording (removes loudness, keeps the spectrum's shape;
+    applied to the log-mels, before the DCT of MFCCs); ``"band"``, one per recording and band
+    (cepstral mean and variance normalisation); ``None``, raw log power.
+    """
     if features not in ("logmel", "mfcc"):
         raise ValueError(f"features must be 'logmel' or 'mfcc', got {features!r}")
+    if normalise not in NORMALISATIONS:
+        raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {normalise!r}")
     x = audio.log_mel_spectrogram(
         waveforms,
         sample_rate=SAMPLE_RATE,
@@ -178,11 +188,13 @@ def waveform_features(
         hop_length=HOP_LENGTH,
         n_mels=n_mels,
     )  # [B, T, n_mels]
-    if features == "mfcc":
-        x = audio.mfcc(x, n_mfcc)  # [B, T, n_mfcc]
     frames = audio.num_frames(lengths, HOP_LENGTH)  # [B]
-    if normalise:
+    if normalise == "utterance":
         x = audio.normalise_per_utterance(x, frames)
+    if features == "mfcc":
+        x = audio.mfcc(x, n_mfcc)  # [B, T, n_mfcc]; padding frames stay zero
+    if normalise == "band":
+        x = audio.normalise_per_utterance(x, frames, per_band=True)
     return x, frames
 
 
@@ -230,7 +242,7 @@ def load_speech(
     n_mels: int = 40,
     n_mfcc: int = 13,
     max_seconds: float = 1.0,
-    normalise: bool = True,
+    normalise: str | None = "utterance",
     val_fraction: float = 0.1,
     quick: bool | None = None,
     seed: int = 0,
@@ -240,7 +252,8 @@ def load_speech(
 
     ``split="official"`` (takes 0-4 test) or ``"speaker"`` (``holdout_speaker``'s recordings are
     test; default ``"theo"``). One second (``max_seconds=1.0``, 101 frames) holds 99 % of the
-    recordings whole; longer ones are cropped at the end.
+    recordings whole; longer ones are cropped at the end. ``normalise``: ``"utterance"``,
+    ``"band"`` or ``None``, as in :func:`waveform_features`.
     """
     quick = config.quick if quick is None else quick
     recordings = list_recordings()
@@ -295,7 +308,7 @@ def load_speech(
             "n_mfcc": n_mfcc if features == "mfcc" else None,
             "max_samples": max_samples,
             "padded_frames": x.shape[1],
-            "normalised": normalise,
+            "normalise": normalise,
             "split": split,
             "holdout_speaker": holdout_speaker,
             "quick": quick,
