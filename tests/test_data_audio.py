@@ -101,6 +101,23 @@ def test_normalise_per_utterance_ignores_padding():
         audio.normalise_per_utterance(x[0], lengths)
 
 
+def test_normalise_per_speaker_pools_each_speakers_frames():
+    offsets = torch.tensor([[0.0, 10.0, 20.0], [5.0, -5.0, 0.0]])  # two voices, three bands
+    speakers = torch.tensor([0, 1, 0, 1])
+    x = torch.randn(4, 10, 3) + offsets[speakers][:, None, :]
+    lengths = torch.tensor([10, 6, 3, 10])
+    y = audio.normalise_per_speaker(x, lengths, speakers)
+    for s in (0, 1):
+        frames = torch.cat([y[i, : lengths[i]] for i in range(4) if speakers[i] == s])
+        assert torch.allclose(frames.mean(0), torch.zeros(3), atol=1e-5)
+        assert torch.allclose(frames.std(0, unbiased=False), torch.ones(3), atol=1e-3)
+    # one utterance's own band averages are not forced to zero: words keep their spectrum
+    assert not torch.allclose(y[2, :3].mean(0), torch.zeros(3), atol=1e-2)
+    assert torch.equal(y[1, 6:], torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="speakers"):
+        audio.normalise_per_speaker(x, lengths, speakers[:3])
+
+
 def test_normalise_per_band_removes_each_bands_average():
     x = torch.randn(2, 10, 3) * 5 + torch.tensor([1.0, 5.0, 9.0])
     lengths = torch.tensor([10, 4])

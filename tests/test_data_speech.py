@@ -122,6 +122,16 @@ def test_normalisation_modes(recordings):
         speech.waveform_features(waves, lengths, normalise=True)
 
 
+def test_speaker_normalisation_uses_each_splits_own_statistics():
+    data = load_task("speech", holdout_speaker="theo", normalise="speaker")
+    assert data.spec.extra["normalise"] == "speaker"
+    test = data.test  # theo only: his frames, pooled, have zero mean in every band
+    real = torch.arange(test.x.shape[1])[None, :] < test.lengths[:, None]  # [B, T]
+    assert torch.allclose(test.x[real].mean(0), torch.zeros(40), atol=1e-4)
+    with pytest.raises(ValueError, match="normalise must be one of"):
+        load_task("speech", normalise="global")
+
+
 def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, capsys):
     few = recordings[:6]
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))  # a private cache; recordings stay put

@@ -168,6 +168,37 @@ def normalise_per_utterance(
     return torch.where(mask, (features - mean) / torch.sqrt(var + 1e-5), 0.0)
 
 
+def normalise_per_speaker(
+    features: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor
+) -> torch.Tensor:
+    """Zero mean and unit variance per speaker and band, over all real frames of all that
+    speaker's utterances (chapter: Speech).
+
+    ``features`` is ``[B, T, F]``, ``lengths`` ``[B]`` in frames and ``speakers`` ``[B]`` any
+    integer ids. Averaged over many words, a band's mean is the speaker's voice and microphone
+    rather than any one word, so removing it (speaker-level cepstral mean and variance
+    normalisation, as speech recognisers do) keeps the words apart and brings voices closer.
+    It needs a few unlabelled recordings of each speaker, including a new one. Padding frames
+    come back as exact zeros.
+    """
+    batch = features.shape[:1]
+    if features.ndim != 3 or lengths.shape != batch or speakers.shape != batch:
+        raise ValueError(
+            f"expected features [B, T, F], lengths [B] and speakers [B], got "
+            f"{list(features.shape)}, {list(lengths.shape)} and {list(speakers.shape)}"
+        )
+    out = torch.zeros_like(features)
+    for speaker in speakers.unique():
+        rows = speakers == speaker
+        x = features[rows]  # [b, T, F]: this speaker's utterances
+        mask = (torch.arange(x.shape[1]) < lengths[rows][:, None])[..., None]  # [b, T, 1]
+        count = mask.sum(dim=(0, 1)).clamp(min=1)  # frames, [1]
+        mean = (x * mask).sum(dim=(0, 1)) / count  # [F]
+        var = (((x - mean) * mask) ** 2).sum(dim=(0, 1)) / count
+        out[rows] = torch.where(mask, (x - mean) / torch.sqrt(var + 1e-5), 0.0)
+    return out
+
+
 # ----------------------------------------------------------------------------- perturbations
 
 

@@ -253,9 +253,16 @@ def load_speech(
     ``split="official"`` (takes 0-4 test) or ``"speaker"`` (``holdout_speaker``'s recordings are
     test; default ``"theo"``). One second (``max_seconds=1.0``, 101 frames) holds 99 % of the
     recordings whole; longer ones are cropped at the end. ``normalise``: ``"utterance"``,
-    ``"band"`` or ``None``, as in :func:`waveform_features`.
+    ``"band"`` or ``None``, as in :func:`waveform_features`, or ``"speaker"``: per recording,
+    then per speaker and band over each split's recordings of that speaker
+    (:func:`~utils.data.audio.normalise_per_speaker`). A held-out speaker is normalised with
+    statistics of their own test recordings: their audio, never their labels.
     """
     quick = config.quick if quick is None else quick
+    if normalise not in (*NORMALISATIONS, "speaker"):
+        raise ValueError(
+            f"normalise must be one of {(*NORMALISATIONS, 'speaker')}, got {normalise!r}"
+        )
     recordings = list_recordings()
     if split == "official":
         if holdout_speaker is not None:
@@ -283,13 +290,16 @@ def load_speech(
         n_mels=n_mels,
         n_mfcc=n_mfcc,
         max_samples=max_samples,
-        normalise=normalise,
+        normalise="utterance" if normalise == "speaker" else normalise,
     )
     row = torch.full((len(recordings),), -1, dtype=torch.long)
     row[used] = torch.arange(len(used))  # recording index -> row of x
 
     def make(idx: torch.Tensor) -> Split:
-        return Split(x[row[idx]], digits[idx], lengths[row[idx]])
+        features, frames = x[row[idx]], lengths[row[idx]]
+        if normalise == "speaker":  # statistics from this split's recordings of each speaker
+            features = audio.normalise_per_speaker(features, frames, speaker_ids[idx])
+        return Split(features, digits[idx], frames)
 
     spec = TaskSpec(
         name="speech",
