@@ -139,6 +139,21 @@ def mfcc(log_mel: torch.Tensor, n_mfcc: int = 13) -> torch.Tensor:
     return log_mel @ dct_matrix(n_mfcc, log_mel.shape[-1]).to(log_mel)
 
 
+def _real_frames(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``[B, T, 1]`` mask, True on each utterance's first ``lengths`` frames."""
+    return (torch.arange(features.shape[1]) < lengths[:, None])[..., None]
+
+
+def _standardise(x: torch.Tensor, mask: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    """``(x - mean) / sd`` with mean and sd over ``axes``, counting only where ``mask`` is True;
+    masked-out entries become exact zeros."""
+    weight = mask.expand_as(x).to(x.dtype)
+    count = weight.sum(dim=axes, keepdim=True).clamp(min=1)
+    mean = (x * weight).sum(dim=axes, keepdim=True) / count
+    var = (((x - mean) * weight) ** 2).sum(dim=axes, keepdim=True) / count
+    return torch.where(mask, (x - mean) / torch.sqrt(var + 1e-5), 0.0)
+
+
 def normalise_per_utterance(
     features: torch.Tensor, lengths: torch.Tensor, *, per_band: bool = False
 ) -> torch.Tensor:
@@ -160,12 +175,8 @@ def normalise_per_utterance(
             f"expected features [B, T, F] and lengths [B], got {list(features.shape)} "
             f"and {list(lengths.shape)}"
         )
-    mask = (torch.arange(features.shape[1]) < lengths[:, None])[..., None]  # [B, T, 1]
     axes = (1,) if per_band else (1, 2)  # time, or time and bands
-    count = (mask.sum(dim=1, keepdim=True) * (1 if per_band else features.shape[2])).clamp(min=1)
-    mean = (features * mask).sum(dim=axes, keepdim=True) / count  # [B, 1, F] or [B, 1, 1]
-    var = (((features - mean) * mask) ** 2).sum(dim=axes, keepdim=True) / count
-    return torch.where(mask, (features - mean) / torch.sqrt(var + 1e-5), 0.0)
+    return _standardise(features, _real_frames(features, lengths), axes)
 
 
 def normalise_per_speaker(
@@ -191,11 +202,7 @@ def normalise_per_speaker(
     for speaker in speakers.unique():
         rows = speakers == speaker
         x = features[rows]  # [b, T, F]: this speaker's utterances
-        mask = (torch.arange(x.shape[1]) < lengths[rows][:, None])[..., None]  # [b, T, 1]
-        count = mask.sum(dim=(0, 1)).clamp(min=1)  # frames, [1]
-        mean = (x * mask).sum(dim=(0, 1)) / count  # [F]
-        var = (((x - mean) * mask) ** 2).sum(dim=(0, 1)) / count
-        out[rows] = torch.where(mask, (x - mean) / torch.sqrt(var + 1e-5), 0.0)
+        out[rows] = _standardise(x, _real_frames(x, lengths[rows]), (0, 1))  # all their frames
     return out
 
 
