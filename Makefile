@@ -35,19 +35,19 @@ test: $(STAMP) data student
 	$(BIN)/python -m pytest tests chapters student --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 -p no:cacheprovider
 
-# The student edition (solutions replaced by stubs) in student/; see utils/student.py.
+# The student edition (solutions replaced by stubs) in student/; see utils/course/student.py.
 student: $(STAMP)
-	$(BIN)/python -m utils.student --out student
+	$(BIN)/python -m utils.course.student --out student
 
 # The student edition as a commit on the local branch `student` (what Colab and Binder open);
 # working tree and index untouched. Publishing means pushing that branch.
 publish-student: $(STAMP)
-	$(BIN)/python -m utils.student --branch student
+	$(BIN)/python -m utils.course.student --branch student
 
 # How long every chapter takes to execute on this machine, full settings (the published book's);
-# quick settings: .venv/bin/python -m utils.timing --quick. Report also in results/timing.json.
+# quick settings: .venv/bin/python -m utils.course.timing --quick. Report also in results/timing.json.
 bench: $(STAMP) data
-	$(BIN)/python -m utils.timing --out results/timing.json
+	$(BIN)/python -m utils.course.timing --out results/timing.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

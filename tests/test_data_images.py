@@ -74,10 +74,10 @@ def test_load_images_quick_views():
 
 
 def test_official_split_sizes(raw):
-    fit, val = stratified_split(raw["train_y"].long(), (1 - 5000 / 60000,), seed=0)
-    assert (len(fit), len(val)) == (55000, 5000)
+    train, val = stratified_split(raw["train_y"].long(), (1 - 5000 / 60000,), seed=0)
+    assert (len(train), len(val)) == (55000, 5000)
     assert torch.bincount(raw["train_y"][val].long()).tolist() == [500] * 10
-    assert not set(fit.tolist()) & set(val.tolist())
+    assert not set(train.tolist()) & set(val.tolist())
 
 
 def test_shift_and_rotate():

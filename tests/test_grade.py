@@ -1,11 +1,11 @@
-"""utils.grade: a batch of submissions, good and bad, becomes one CSV."""
+"""utils.course.grade: a batch of submissions, good and bad, becomes one CSV."""
 
 import csv
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from utils import grade
+from utils.course import grade
 
 CHECKS = "from utils import checks\n"
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from utils.data.spec import TaskSpec
+from utils.evaluate import default_loss
 from utils.models import (
     ARCHITECTURES,
     CNN2d,
@@ -17,7 +18,6 @@ from utils.models import (
     match_parameters,
     receptive_field,
 )
-from utils.train import default_loss
 
 SPECS = {
     "speech": TaskSpec("speech", "sequence", (48, 20), 10, tuple("0123456789")),

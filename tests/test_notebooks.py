@@ -5,8 +5,8 @@ import json
 import pytest
 import yaml
 
-from utils import notebooks
 from utils.config import REPO_ROOT
+from utils.course import notebooks
 
 
 def toc_files() -> list[str]:
@@ -42,7 +42,7 @@ def test_setup_cell_follows_the_repository_url(tmp_path):
     path.write_text((notebooks.CHAPTERS / "00_setup" / "tour.ipynb").read_text())
     assert notebooks.problems(path) == []
     assert notebooks.problems(path, url="https://example.org/fork") == [
-        "its set-up cell is out of date: run `python -m utils.notebooks sync`"
+        "its set-up cell is out of date: run `python -m utils.course.notebooks sync`"
     ]
     assert notebooks.sync(path, url="https://example.org/fork")
     assert notebooks.problems(path, url="https://example.org/fork") == []

@@ -49,8 +49,8 @@ def test_learning_curves_of_several_models():
     assert len(fig.axes[1].get_legend().get_texts()) == 2
 
 
-def test_confusion_matrix_and_results_charts():
-    assert labelled(plots.confusion_matrix(torch.tensor([[3, 1], [0, 4]]), ["no", "yes"]))
+def test_plot_confusion_matrix_and_results_charts():
+    assert labelled(plots.plot_confusion_matrix(torch.tensor([[3, 1], [0, 4]]), ["no", "yes"]))
     results = [
         {"name": "gru", "accuracy": 0.98, "parameters": 42_000, "train_seconds": 37.0},
         {"name": "crnn", "accuracy": 0.997, "parameters": 154_000, "train_seconds": 88.0},
@@ -69,12 +69,12 @@ def test_inputs_figures():
     assert "audio" in plots.audio_player(torch.randn(800), 8000)._repr_html_()
 
 
-def test_dna_logos_and_receptive_field():
+def test_dna_logos_and_plot_receptive_field():
     pfms = torch.softmax(torch.randn(3, 6, 4), dim=-1)
     assert labelled(plots.filter_logos(pfms, ncols=2))
     onehot = torch.nn.functional.one_hot(torch.randint(0, 4, (30,)), 4).T.float()
     assert labelled(plots.saliency_logo(onehot, torch.randn(30), start=5, end=25))
-    fig = plots.receptive_field([3, 3, 3], [1, 2, 4])
+    fig = plots.plot_receptive_field([3, 3, 3], [1, 2, 4])
     assert "15 steps" in fig.axes[0].get_title() and fig.axes[0].get_xlabel()
 
 
@@ -93,7 +93,7 @@ def test_importing_plots_changes_no_global_style():
 def test_widgets_fall_back_to_a_static_figure(capsys):
     assert not widgets.has_live_kernel()
     widgets.length_slider(
-        lambda length: plots.receptive_field([3] * 2, length=length), lengths=(8, 16)
+        lambda length: plots.plot_receptive_field([3] * 2, length=length), lengths=(8, 16)
     )
     assert "Figure" in capsys.readouterr().out
     spec = TaskSpec("toy", "sequence", (8, 3), 2, ("a", "b"))

@@ -1,4 +1,4 @@
-"""utils.student: the student edition keeps everything but the solutions."""
+"""utils.course.student: the student edition keeps everything but the solutions."""
 
 import json
 import subprocess
@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from utils import student
-from utils.notebooks import notebooks
+from utils.course import student
+from utils.course.notebooks import notebooks
 
 
 def instructor_notebook():
@@ -71,6 +71,34 @@ def test_solution_lines_finds_what_must_not_leak():
     lines = student.solution_lines(instructor_notebook())
     assert "frames = 1 + (8000 - 256) // 80" in lines and "return x * x" in lines
     assert "def square(x):" not in lines  # the skeleton is not a secret
+
+
+def test_leak_check_sees_every_solution_block_in_a_cell():
+    """Two answers in one cell: the stripper removes both, so the leak check must know both."""
+    source = (
+        "def area(r):\n    # BEGIN SOLUTION\n    return math.pi * r * r\n    # END SOLUTION\n\n"
+        "def volume(r):\n    # BEGIN SOLUTION\n"
+        "    return 4 / 3 * math.pi * r**3\n    # END SOLUTION"
+    )
+    notebook = new_notebook(cells=[new_code_cell(source, metadata={"tags": ["solution"]})])
+    secret = student.solution_lines(notebook)
+    assert secret == {"return math.pi * r * r", "return 4 / 3 * math.pi * r**3"}
+    stub = student.stub_source(source, "ex-1")
+    assert stub.count("NotImplementedError") == 2 and "def volume(r):" in stub
+    assert not any(line in stub for line in secret)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "# BEGIN SOLUTION\nx = 1\n# BEGIN SOLUTION\ny = 2\n# END SOLUTION",  # nested
+        "x = 1\n# END SOLUTION",  # end before begin
+        "# BEGIN SOLUTION\nx = 1",  # never closed
+    ],
+)
+def test_malformed_solution_markers_are_errors(source):
+    with pytest.raises(ValueError, match="SOLUTION"):
+        student.stub_source(source, "ex-1")
 
 
 def test_real_chapters_student_edition_has_no_solution_code(tmp_path):

@@ -1,4 +1,5 @@
-"""utils.timing: the book's execution benchmark, on two tiny notebooks (one passes, one raises)."""
+"""utils.course.timing: the book's execution benchmark, on two tiny notebooks (one passes, one
+raises)."""
 
 import json
 import os
@@ -6,7 +7,7 @@ import os
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from utils import timing
+from utils.course import timing
 
 
 def write_notebook(path, *sources):

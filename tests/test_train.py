@@ -5,8 +5,9 @@ import torch
 
 from utils.config import seed_everything
 from utils.data.spec import Split, TaskSpec
+from utils.evaluate import predict
 from utils.models import CTCOutput, build_model
-from utils.train import History, fit, load_checkpoint, predict, save_checkpoint
+from utils.train import History, fit, load_checkpoint, save_checkpoint
 
 SPEC = TaskSpec("toy", "sequence", (12, 5), 3, ("a", "b", "c"))
 

@@ -7,7 +7,7 @@ A student calls a check in the notebook, right after their answer::
 
 Each check prints one line of feedback (``✅`` or ``❌`` with a hint) and returns a
 :class:`CheckResult`. In a notebook it also attaches a machine-readable copy of the result to
-the output's metadata (key ``course_check``), which ``python -m utils.grade`` collects
+the output's metadata (key ``course_check``), which ``python -m utils.course.grade`` collects
 when it executes a folder of submitted notebooks (chapter: Instructor guide).
 """
 

@@ -65,14 +65,16 @@ config = Config()
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python, NumPy and PyTorch so that a run can be repeated exactly on the same machine."""
+    """Seed Python, NumPy and PyTorch so that a run can be repeated exactly on the same machine.
+
+    (String hashing, ``PYTHONHASHSEED``, is fixed when the interpreter starts and cannot be
+    seeded from here; nothing in the course depends on the order of a set of strings.)"""
     import numpy as np
     import torch
 
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators
-    os.environ["PYTHONHASHSEED"] = str(seed)
 
 
 def get_device(override: str | None = None):
@@ -92,3 +94,9 @@ def get_device(override: str | None = None):
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def resolve_device(device=None):
+    """A ``torch.device`` from a device, a name (``"cpu"``, ``"cuda"``) or ``None`` (the best
+    available, as :func:`get_device`)."""
+    return get_device(device) if device is None or isinstance(device, str) else device

@@ -1,7 +1,9 @@
 """What did the network learn? Saliency along an input, and the motifs a first-layer DNA filter
-responds to (chapter: DNA).
+responds to (chapter: DNA); the shapes and feature maps inside a network, and what a recurrent
+reader knows part-way through an image (chapter: Images).
 
-Plot the results with :func:`utils.plots.saliency_logo` and :func:`utils.plots.filter_logos`.
+Plot the results with :func:`utils.plots.saliency_logo`, :func:`utils.plots.filter_logos` and
+:func:`utils.plots.plot_feature_maps`.
 """
 
 from __future__ import annotations
@@ -66,3 +68,109 @@ def information_content(pfm: torch.Tensor, background: float = 0.25) -> torch.Te
     p = torch.as_tensor(pfm, dtype=torch.float64)
     bits = (p * torch.log2(p.clamp(min=1e-12) / background)).sum(dim=-1, keepdim=True)
     return p * bits
+
+
+# ----------------------------------------------------------------------------- inside a network
+
+
+def _stages(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The steps a reader follows through ``model``: the children of the model inside a
+    :class:`~utils.models.LayoutAdapter`, with each ``nn.Sequential`` opened one level."""
+    inner = getattr(model, "model", model)
+    stages = []
+    for name, child in inner.named_children():
+        if isinstance(child, nn.Sequential):
+            stages += [(f"{name}.{i}", block) for i, block in child.named_children()]
+        else:
+            stages.append((name, child))
+    return stages
+
+
+def _shapes(output) -> list[tuple[int, ...]]:
+    tensors = output if isinstance(output, tuple | list) else (output,)
+    return [tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor)]
+
+
+@torch.no_grad()
+def stage_shapes(model: nn.Module, x: torch.Tensor, lengths=None) -> list[tuple[str, str, list]]:
+    """Run one batch through ``model`` and record what each stage returned (chapter: Images):
+    ``[(stage name, layer type, [output shapes]), ...]`` in the order the stages ran.
+
+    A stage is a child of the model (inside its :class:`~utils.models.LayoutAdapter`), or a
+    block of a child that is an ``nn.Sequential``. A recurrent stage returns two tensors, its
+    per-step outputs and its final state, so it lists two shapes. Operations written in
+    ``forward`` itself (a mean over the width, a reshape) are not stages: they show up as the
+    difference between one stage's output and the next one's input.
+    """
+    seen, hooks = [], []
+    for name, module in _stages(model):
+        hook = module.register_forward_hook(
+            lambda m, inputs, output, name=name: seen.append(
+                (name, type(m).__name__, _shapes(output))
+            )
+        )
+        hooks.append(hook)
+    was_training = model.training
+    model.eval()
+    try:
+        model(x, lengths)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return seen
+
+
+@torch.no_grad()
+def feature_maps(model: nn.Module, x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    """What ``module`` (a layer inside ``model``) outputs when ``model`` reads ``x``, e.g. the
+    first convolutional block's maps ``[B, channels, H, W]`` (chapter: Images)."""
+    if not any(m is module for m in model.modules()):
+        raise ValueError(
+            f"{type(module).__name__} is not a layer of this model: pass one of its modules, "
+            "e.g. model.model.features[0]"
+        )
+    captured = []
+    hook = module.register_forward_hook(lambda m, inputs, output: captured.append(output))
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        hook.remove()
+        model.train(was_training)
+    return captured[0].detach()
+
+
+@torch.no_grad()
+def accuracy_after_steps(model: nn.Module, split, steps, *, batch_size: int = 1000) -> dict:
+    """Accuracy of a sequence classifier made to answer after reading only the first ``k``
+    steps (image rows) of each example, for each ``k`` in ``steps`` (chapter: Images).
+
+    ``split.x`` is ``[N, T, F]``. For a one-directional RNN that reads out its final state, the
+    answer after ``k`` steps is its classifier applied to the hidden state after row ``k``:
+    what the state knows so far, as the classifier it was trained with reads it. Returns
+    ``{k: accuracy}``.
+    """
+    if split.x.ndim != 3:
+        raise ValueError(
+            f"expected sequences [N, T, F] (load_task('images', view='rows')), "
+            f"got {list(split.x.shape)}"
+        )
+    T = split.x.shape[1]
+    if any(not 1 <= k <= T for k in steps):
+        raise ValueError(f"every k must be between 1 and the {T} steps of a sequence, got {steps}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    result = {}
+    for k in steps:
+        correct = 0
+        for start in range(0, len(split), batch_size):
+            x = split.x[start : start + batch_size, :k].to(device, torch.float32)  # (B, k, F)
+            lengths = torch.full((len(x),), k, dtype=torch.long)
+            predicted = model(x, lengths).argmax(dim=1).cpu()  # (B,)
+            correct += (predicted == split.y[start : start + batch_size]).sum().item()
+        result[k] = correct / len(split)
+    model.train(was_training)
+    return result

@@ -74,7 +74,7 @@ def learning_curves(histories, *, metric: bool = True, figsize=None):
     return fig
 
 
-def confusion_matrix(cm, class_names, *, normalize: bool = True, ax=None, title: str = ""):
+def plot_confusion_matrix(cm, class_names, *, normalize: bool = True, ax=None, title: str = ""):
     """A confusion matrix as a heat map, true class down, predicted class across; with
     ``normalize`` each row shows the fraction of that class (chapter: Evaluating models)."""
     cm = _numpy(cm).astype(float)
@@ -231,7 +231,7 @@ def saliency_logo(onehot, contribution, *, start: int = 0, end: int | None = Non
 # ----------------------------------------------------------------------------- architecture
 
 
-def receptive_field(
+def plot_receptive_field(
     kernel_sizes, dilations=None, *, causal: bool = True, length: int | None = None
 ):
     """Which inputs one output unit sees through a stack of 1-D convolutions (chapter:
@@ -322,5 +322,88 @@ def results_bars(
         label += f" (axis from {lower:g})"
     ax.set(xlabel="model", ylabel=label)
     ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- chapter: Images
+
+
+def plot_filters(weights, *, ncols: int = 8, title: str = "First-layer filters"):
+    """Convolution kernels ``[filters, 1, k, k]`` as small images, one colour scale shared by all,
+    orange for positive weights and purple for negative ones, white at zero (chapter: Images)."""
+    w = _numpy(weights)
+    if w.ndim != 4 or w.shape[1] != 1:
+        raise ValueError(
+            f"expected the kernels of a convolution on one-channel images [filters, 1, k, k], "
+            f"got {list(w.shape)}: pass conv.weight of the first layer"
+        )
+    n = len(w)
+    nrows = -(-n // ncols)
+    limit = np.abs(w).max() or 1.0
+    fig, axes = plt.subplots(nrows, ncols, figsize=(0.9 * ncols + 1.2, 0.95 * nrows + 0.5))
+    axes = np.atleast_1d(axes).reshape(nrows, ncols)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.axis("off")
+            continue
+        image = ax.imshow(w[i, 0], cmap="PuOr_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"{i}", fontsize=7)
+    fig.colorbar(image, ax=axes, label="weight", shrink=0.8)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_feature_maps(image, maps, *, ncols: int = 8, title: str = "Feature maps"):
+    """One image ``[H, W]`` (or ``[1, H, W]``) beside what each channel of a layer made of it,
+    ``maps`` ``[channels, h, w]``; each map on its own colour scale, dark = strong response
+    (chapter: Images)."""
+    image, maps = _numpy(image), _numpy(maps)
+    image = image[0] if image.ndim == 3 else image
+    if maps.ndim != 3:
+        raise ValueError(f"expected one image's maps [channels, h, w], got {list(maps.shape)}")
+    n = len(maps)
+    nrows = -(-n // ncols)
+    fig = plt.figure(figsize=(1.1 * ncols + 2.6, 1.15 * nrows + 0.6))
+    grid = fig.add_gridspec(nrows, ncols + 2)
+    ax = fig.add_subplot(grid[: min(nrows, 2), :2])
+    ax.imshow(image, cmap="gray_r")
+    ax.set_title("input", fontsize=9)
+    ax.axis("off")
+    for i in range(n):
+        ax = fig.add_subplot(grid[i // ncols, 2 + i % ncols])
+        ax.imshow(maps[i], cmap="gray_r")
+        ax.set_title(f"channel {i}", fontsize=7)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_against(
+    values,
+    curves: dict,
+    *,
+    xlabel: str,
+    title: str = "",
+    ylabel: str = "accuracy (fraction)",
+    chance: float | None = None,
+    ax=None,
+):
+    """One line per model: accuracy (or any score) against a setting such as a shift in pixels,
+    an angle or a number of rows read, ``curves`` ``{name: [score per value]}`` (chapter:
+    Images). ``chance`` draws the accuracy of guessing as a dotted line."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.6))
+    for i, (name, ys) in enumerate(curves.items()):
+        if len(ys) != len(values):
+            raise ValueError(f"{name}: {len(ys)} scores for {len(values)} values of {xlabel!r}")
+        ax.plot(values, ys, "o-", color=color(i), label=name, ms=4)
+    if chance is not None:
+        ax.axhline(chance, color="#888888", ls=":", lw=1, label="chance")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     fig.tight_layout()
     return fig

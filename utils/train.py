@@ -1,11 +1,19 @@
 """One training loop for every model in the course (chapter: Training recipes).
 
-:func:`fit` trains any model whose ``forward(x, lengths=None)`` returns logits ``[B, classes]``
-(or a :class:`~utils.models.hybrid.CTCOutput`) on in-memory :class:`~utils.data.spec.Split`
-tensors, batching by indexing a random permutation, which on a laptop CPU is much faster than a
-``DataLoader`` that collates one example at a time. The recipe: AdamW, a one-cycle (or cosine)
-learning-rate schedule stepped every batch, gradient clipping (recurrent nets need it), early
-stopping on the validation metric and restoring the best epoch's weights at the end.
+:func:`fit` trains any model whose ``forward(x, lengths=None)`` returns one of the kinds of
+output :mod:`utils.evaluate` knows (logits, per-step logits, a CTC transcript) on in-memory
+:class:`~utils.data.spec.Split` tensors. Its loop is the one a chapter shows::
+
+    for epoch in range(recipe.epochs):
+        train_loss, train_value = train_one_epoch(model, train, step, recipe, generator)
+        val_loss, val_value = validate(model, val, step.loss_fn, recipe.metric)
+        if best.update(val_value, model, epoch) ...    # keep the best epoch's weights
+
+The :class:`Recipe` is what every family shares in a fair comparison: AdamW with weight decay on
+weight matrices only, a one-cycle (or cosine) learning rate stepped every batch, gradient
+clipping (recurrent nets need it), early stopping on the validation metric. Batches are drawn by
+indexing a random permutation of tensors already in memory, which on a laptop CPU is much faster
+than a ``DataLoader`` that collates one example at a time.
 """
 
 from __future__ import annotations
@@ -14,18 +22,16 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from utils.config import get_device, seed_everything
-from utils.evaluate import score
+from utils.config import resolve_device, seed_everything
+from utils.evaluate import LOWER_IS_BETTER, default_loss, output_kind, predict, score
+from utils.files import atomic_write, write_text_atomic
 from utils.models.builder import count_parameters
-from utils.models.hybrid import CTCOutput
-
-LOWER_IS_BETTER = {"loss", "error_rate"}
 
 # ----------------------------------------------------------------------------- History
 
@@ -64,15 +70,22 @@ class History:
     def train_seconds(self) -> float:
         return sum(self.epoch_seconds)
 
+    def record(self, train_loss, val_loss, train_value, val_value, optimizer, seconds, examples):
+        """Append one epoch's numbers."""
+        self.train_loss.append(train_loss)
+        self.val_loss.append(val_loss)
+        self.train_metric.append(train_value)
+        self.val_metric.append(val_value)
+        self.lr.append(optimizer.param_groups[0]["lr"])
+        self.epoch_seconds.append(seconds)
+        self.examples_per_second.append(examples / seconds)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     def save(self, path) -> Path:
         """Write this history as JSON to ``path`` (parent folders are created)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1))
-        return path
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def load(cls, path) -> History:
@@ -98,10 +111,9 @@ class History:
 
 def save_checkpoint(model: nn.Module, path) -> Path:
     """Save the model's weights, its ``state_dict`` only (chapter: Training recipes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
-    return path
+    with atomic_write(path, "wb") as f:
+        torch.save(model.state_dict(), f)
+    return Path(path)
 
 
 def load_checkpoint(model: nn.Module, path, device=None) -> nn.Module:
@@ -112,75 +124,164 @@ def load_checkpoint(model: nn.Module, path, device=None) -> nn.Module:
     return model
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- the recipe
 
 
-def ctc_loss(outputs: CTCOutput, y: torch.Tensor) -> torch.Tensor:
-    """CTC loss for a :class:`CTCOutput`; ``y`` is ``[B]`` (one symbol each) or ``[B, S]`` padded
-    with -1 (chapter: Sequence transcription)."""
-    log_probs, lengths = outputs
-    targets = y.unsqueeze(1) if y.dim() == 1 else y  # (B, S)
-    target_lengths = (targets >= 0).sum(dim=1)
-    blank = log_probs.shape[-1] - 1
-    return nn.functional.ctc_loss(
-        log_probs.transpose(0, 1).float(),  # (T, B, C): the layout ctc_loss wants
-        targets.clamp(min=0),
-        lengths,
-        target_lengths,
-        blank=blank,
-        zero_infinity=True,
-    )
+@dataclass(frozen=True)
+class Recipe:
+    """How to train, the same for every family in a comparison (chapter: Training recipes).
+
+    - ``schedule``: ``"onecycle"`` (warm up to ``lr`` then anneal, stepped each batch),
+      ``"cosine"`` (anneal from ``lr``) or ``None`` (constant ``lr``).
+    - ``clip_grad``: rescale gradients whose global norm exceeds it (``None``: never).
+    - ``patience``: stop after this many epochs without a better validation ``metric``.
+    - ``metric``: what picks the best epoch: ``"accuracy"``, ``"balanced_accuracy"``,
+      ``"macro_f1"``, ``"roc_auc"``, ``"pr_auc"``, ``"loss"`` or, for CTC, ``"error_rate"``.
+    - ``seed``: seeds shuffling, dropout and augmentation; on the CPU two runs with the same
+      seed and the same initial weights give the same history.
+    - ``augment(batch, generator) -> batch``: transforms each training batch (a
+      :class:`~utils.data.spec.Split`), e.g. :func:`utils.data.audio.spec_augment`, drawing its
+      randomness from ``generator`` so that runs stay repeatable.
+    """
+
+    epochs: int = 15
+    lr: float = 3e-3
+    batch_size: int = 64
+    weight_decay: float = 1e-2
+    schedule: str | None = "onecycle"
+    clip_grad: float | None = 1.0
+    patience: int | None = None
+    metric: str = "accuracy"
+    seed: int = 0
+    augment: object = None
+
+    def __post_init__(self):
+        if self.schedule not in ("onecycle", "cosine", None):
+            raise ValueError(
+                f"schedule must be 'onecycle', 'cosine' or None, got {self.schedule!r}"
+            )
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}"
+            )
+
+    def settings(self) -> dict:
+        """The recipe as JSON-friendly values (the augmentation by name), for a History."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        augment = values["augment"]
+        values["augment"] = getattr(augment, "__name__", None if augment is None else repr(augment))
+        return values
 
 
-def default_loss(outputs, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy on logits, or :func:`ctc_loss` on a :class:`CTCOutput`."""
-    if isinstance(outputs, CTCOutput):
-        return ctc_loss(outputs, y)
-    return nn.functional.cross_entropy(outputs.float(), y)
-
-
-def _concat(chunks):
-    """Join per-batch outputs (tensors or CTCOutputs) along the batch axis, on the CPU."""
-    if isinstance(chunks[0], CTCOutput):
-        return CTCOutput(
-            *(torch.cat([getattr(c, f).cpu() for c in chunks]) for f in CTCOutput._fields)
-        )
-    return torch.cat([c.cpu() for c in chunks])
-
-
-def _detach(outputs):
-    if isinstance(outputs, CTCOutput):
-        return CTCOutput(outputs.log_probs.detach().float(), outputs.lengths.detach())
-    return outputs.detach().float()
-
-
-def _param_groups(model: nn.Module, weight_decay: float):
-    """Decay weight matrices and kernels only, not biases or norm scales (as nanoGPT does)."""
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """AdamW that decays weight matrices and kernels only, not biases or norm scales (as nanoGPT
+    does)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": recipe.weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
+    return torch.optim.AdamW(groups, lr=recipe.lr)
 
 
-def _resolve_device(device):
-    return get_device(device) if device is None or isinstance(device, str) else device
+def make_scheduler(optimizer, recipe: Recipe, steps_per_epoch: int):
+    """The learning-rate schedule of ``recipe``, stepped once per batch (or ``None``)."""
+    total_steps = recipe.epochs * steps_per_epoch
+    if recipe.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=total_steps
+        )
+    if recipe.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    return None
 
 
-@torch.no_grad()
-def predict(model: nn.Module, split, *, batch_size: int = 256, device=None):
-    """Model outputs for every example of ``split``, in order, on the CPU: logits ``[N, classes]``
-    or a :class:`CTCOutput` (chapter: Training recipes)."""
-    device = _resolve_device(device)
-    model = model.to(device)
-    was_training = model.training
-    model.eval()
-    chunks = []
-    for start in range(0, len(split), batch_size):
-        batch = split[start : start + batch_size].to(device)
-        chunks.append(_detach(model(batch.x, batch.lengths)))
-    model.train(was_training)
-    return _concat(chunks)
+# ----------------------------------------------------------------------------- one epoch
+
+
+@dataclass
+class TrainStep:
+    """What one optimisation step needs besides the batch: optimiser, schedule, loss and, on
+    CUDA, the gradient scaler of mixed precision."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    loss_fn: object
+    device: torch.device
+    scaler: torch.amp.GradScaler = None
+
+    def __post_init__(self):
+        self.use_amp = self.device.type == "cuda"  # float16 autocast on CUDA only
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+
+    def __call__(self, model: nn.Module, batch, clip_grad: float | None):
+        """Forward, backward, clip, update: returns the loss and the (detached) outputs."""
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            outputs = model(batch.x, batch.lengths)
+            loss = self.loss_fn(outputs, batch.y)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if clip_grad is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.item(), output_kind(outputs).detach(outputs)
+
+
+def train_one_epoch(model, train, step: TrainStep, recipe: Recipe, generator):
+    """One pass over ``train`` (already on the device) in a random order: returns the mean
+    training loss and the metric on the batches as they were seen (dropout on)."""
+    model.train()
+    total_loss, outputs_seen, labels_seen = 0.0, [], []
+    for idx in torch.randperm(len(train), generator=generator).split(recipe.batch_size):
+        batch = train[idx.to(step.device)]
+        if recipe.augment is not None:
+            batch = recipe.augment(batch, generator)
+        loss, outputs = step(model, batch, recipe.clip_grad)
+        total_loss += loss * len(idx)
+        outputs_seen.append(outputs)
+        labels_seen.append(batch.y.cpu())
+    mean_loss = total_loss / len(train)
+    if recipe.metric == "loss":
+        return mean_loss, mean_loss
+    outputs = output_kind(outputs_seen[0]).concat(outputs_seen)
+    return mean_loss, score(recipe.metric, outputs, torch.cat(labels_seen))
+
+
+def validate(model, val, loss_fn, metric: str, *, batch_size: int = 256, device=None):
+    """The loss and ``metric`` on ``val`` (dropout off): the evaluation pass of every epoch."""
+    outputs = predict(model, val, batch_size=batch_size, device=device)
+    loss = loss_fn(outputs, val.y.cpu()).item()
+    return loss, loss if metric == "loss" else score(metric, outputs, val.y)
+
+
+class BestEpoch:
+    """Remembers the epoch with the best validation value and a copy of its weights; counts the
+    epochs since (for early stopping)."""
+
+    def __init__(self, metric: str):
+        self.higher_is_better = metric not in LOWER_IS_BETTER
+        self.value, self.epoch, self.state, self.stale = None, None, None, 0
+
+    def update(self, value: float, model: nn.Module, epoch: int) -> bool:
+        """Record this epoch's ``value``; True (and a copy of the weights) if it is the best."""
+        better = self.value is None or (
+            value > self.value if self.higher_is_better else value < self.value
+        )
+        if better:
+            self.value, self.epoch, self.stale = value, epoch, 0
+            self.state = copy.deepcopy(model.state_dict())
+        else:
+            self.stale += 1
+        return better
+
+    def restore(self, model: nn.Module) -> None:
+        """Load the best epoch's weights back into ``model``."""
+        if self.state is not None:
+            model.load_state_dict(self.state)
 
 
 # ----------------------------------------------------------------------------- fit
@@ -190,160 +291,90 @@ def fit(
     model: nn.Module,
     train,
     val,
+    recipe: Recipe | None = None,
     *,
-    epochs: int = 15,
-    lr: float = 3e-3,
-    batch_size: int = 64,
-    weight_decay: float = 1e-2,
-    schedule: str | None = "onecycle",
-    clip_grad: float | None = 1.0,
-    patience: int | None = None,
-    metric: str = "accuracy",
     loss_fn=None,
     device=None,
-    seed: int = 0,
     quiet: bool = False,
     live_plot: bool = False,
     name: str = "",
     checkpoint=None,
-    augment=None,
+    **settings,
 ) -> History:
-    """Train ``model`` on ``train``, keep the epoch with the best ``metric`` on ``val``, return a
-    :class:`History` (chapter: Training recipes). The model ends with the best epoch's weights.
+    """Train ``model`` on ``train`` with ``recipe``, keep the epoch with the best metric on
+    ``val`` and return a :class:`History`; the model ends with that epoch's weights (chapter:
+    Training recipes).
 
-    - ``schedule``: ``"onecycle"`` (warm up to ``lr`` then anneal, stepped each batch),
-      ``"cosine"`` (anneal from ``lr``) or ``None`` (constant ``lr``).
-    - ``clip_grad``: rescale gradients whose global norm exceeds it (``None``: never).
-    - ``patience``: stop after this many epochs without a better validation ``metric``.
-    - ``metric``: ``"accuracy"``, ``"balanced_accuracy"``, ``"macro_f1"``, ``"roc_auc"``,
-      ``"pr_auc"``, ``"loss"`` or, for CTC models, ``"error_rate"``.
-    - ``loss_fn(outputs, y)``: default cross-entropy (or CTC loss for CTC models).
-    - ``seed``: seeds initialisation-independent randomness (shuffling, dropout); on the CPU two
-      runs with the same seed and the same initial weights give the same history.
-    - ``quiet``: no progress bar; ``live_plot``: redraw the learning curves after every epoch
-      (in a notebook); ``checkpoint``: also save the best weights to this path.
-    - ``augment(batch, generator) -> batch``: transforms each training batch (a
-      :class:`~utils.data.spec.Split`), e.g. :func:`utils.data.audio.spec_augment`; it draws
-      its randomness from ``generator`` so that runs stay repeatable.
-
-    Mixed precision (float16 autocast) is used on CUDA only.
+    ``settings`` change single fields of the recipe: ``fit(model, train, val, epochs=3)`` is
+    ``fit(model, train, val, Recipe(epochs=3))``. ``loss_fn(outputs, y)``: default cross-entropy
+    (CTC loss for a CTC model). ``quiet``: no progress bar; ``live_plot``: redraw the learning
+    curves after every epoch (in a notebook); ``checkpoint``: also save the best weights there.
     """
-    if schedule not in ("onecycle", "cosine", None):
-        raise ValueError(f"schedule must be 'onecycle', 'cosine' or None, got {schedule!r}")
+    recipe = _with_settings(recipe or Recipe(), settings)
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f"empty split: train has {len(train)} examples, val has {len(val)}")
-    seed_everything(seed)
-    device = _resolve_device(device)
-    model = model.to(device)
-    train_data, loss_fn = train.to(device), loss_fn or default_loss
-    steps_per_epoch = math.ceil(len(train) / batch_size)
+    seed_everything(recipe.seed)
+    device = resolve_device(device)
+    model, train = model.to(device), train.to(device)
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe, math.ceil(len(train) / recipe.batch_size))
+    step = TrainStep(optimizer, scheduler, loss_fn or default_loss, device)
+    generator = torch.Generator().manual_seed(recipe.seed)  # shuffling, apart from model init
+    history = _new_history(model, recipe, name, device)
+    best, bar, display_handle = BestEpoch(recipe.metric), _progress(recipe.epochs, quiet), None
 
-    optimizer = torch.optim.AdamW(_param_groups(model, weight_decay), lr=lr)
-    scheduler = None
-    if schedule == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch
-        )
-    elif schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=epochs * steps_per_epoch
-        )
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    generator = torch.Generator().manual_seed(seed)  # shuffling, independent of model init
-
-    inner = getattr(model, "model", model)  # the model inside a LayoutAdapter
-    history = History(
-        name=name or type(inner).__name__, metric=metric, parameters=count_parameters(model)
-    )
-    history.info |= {
-        "device": str(device),
-        "settings": {
-            "epochs": epochs,
-            "lr": lr,
-            "batch_size": batch_size,
-            "weight_decay": weight_decay,
-            "schedule": schedule,
-            "clip_grad": clip_grad,
-            "patience": patience,
-            "seed": seed,
-            "augment": getattr(augment, "__name__", None if augment is None else repr(augment)),
-        },
-    }
-    higher_is_better = metric not in LOWER_IS_BETTER
-    best_state, best_value, stale = None, None, 0
-    bar, display_handle = _progress(epochs, quiet), None
-
-    for epoch in range(epochs):
+    for epoch in range(recipe.epochs):
         start = time.perf_counter()
-        model.train()
-        total_loss, outputs_seen, labels_seen = 0.0, [], []
-        for idx in torch.randperm(len(train), generator=generator).split(batch_size):
-            batch = train_data[idx.to(device)]
-            if augment is not None:
-                batch = augment(batch, generator)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                outputs = model(batch.x, batch.lengths)
-                loss = loss_fn(outputs, batch.y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if clip_grad is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
-            if scheduler is not None:
-                scheduler.step()
-            total_loss += loss.item() * len(idx)
-            outputs_seen.append(_detach(outputs))
-            labels_seen.append(batch.y.cpu())
+        train_loss, train_value = train_one_epoch(model, train, step, recipe, generator)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-
-        train_outputs, train_y = _concat(outputs_seen), torch.cat(labels_seen)
-        val_outputs = predict(model, val, batch_size=max(256, batch_size), device=device)
-        val_loss = loss_fn(val_outputs, val.y.cpu()).item()
-        history.train_loss.append(total_loss / len(train))
-        history.val_loss.append(val_loss)
-        history.train_metric.append(
-            history.train_loss[-1] if metric == "loss" else score(metric, train_outputs, train_y)
+        val_loss, val_value = validate(
+            model, val, step.loss_fn, recipe.metric, batch_size=max(256, recipe.batch_size)
         )
-        history.val_metric.append(
-            val_loss if metric == "loss" else score(metric, val_outputs, val.y)
-        )
-        history.lr.append(optimizer.param_groups[0]["lr"])
-        history.epoch_seconds.append(seconds)
-        history.examples_per_second.append(len(train) / seconds)
-
-        value = history.val_metric[-1]
-        improved = best_value is None or (
-            value > best_value if higher_is_better else value < best_value
-        )
-        if improved:
-            best_value, stale, history.best_epoch = value, 0, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        history.record(train_loss, val_loss, train_value, val_value, optimizer, seconds, len(train))
+        if best.update(val_value, model, epoch):
+            history.best_epoch = epoch
             if checkpoint is not None:
                 save_checkpoint(model, checkpoint)
-        else:
-            stale += 1
-        if bar is not None:
-            bar.set_postfix(
-                loss=f"{history.train_loss[-1]:.3f}",
-                val_loss=f"{val_loss:.3f}",
-                **{f"val_{metric}": f"{value:.4f}"},
-            )
-            bar.update(1)
-        if live_plot:
-            display_handle = _live_plot(history, display_handle)
-        if patience is not None and stale >= patience:
+        display_handle = _report(bar, history, live_plot, display_handle)
+        if recipe.patience is not None and best.stale >= recipe.patience:
             break
 
     if bar is not None:
         bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    best.restore(model)
     return history
+
+
+def _with_settings(recipe: Recipe, settings: dict) -> Recipe:
+    """``recipe`` with some fields changed; an unknown name is an error that lists the fields."""
+    names = [f.name for f in fields(Recipe)]
+    unknown = sorted(set(settings) - set(names))
+    if unknown:
+        raise TypeError(f"fit() got unknown settings {unknown}; a Recipe has {names}")
+    return replace(recipe, **settings)
+
+
+def _new_history(model, recipe: Recipe, name: str, device) -> History:
+    inner = getattr(model, "model", model)  # the model inside a LayoutAdapter
+    history = History(
+        name=name or type(inner).__name__, metric=recipe.metric, parameters=count_parameters(model)
+    )
+    history.info |= {"device": str(device), "settings": recipe.settings()}
+    return history
+
+
+def _report(bar, history: History, live_plot: bool, handle):
+    """Show the epoch just recorded: the progress bar's numbers and, if asked, the curves."""
+    if bar is not None:
+        bar.set_postfix(
+            loss=f"{history.train_loss[-1]:.3f}",
+            val_loss=f"{history.val_loss[-1]:.3f}",
+            **{f"val_{history.metric}": f"{history.val_metric[-1]:.4f}"},
+        )
+        bar.update(1)
+    return _live_plot(history, handle) if live_plot else handle
 
 
 def _progress(epochs: int, quiet: bool):

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from utils.config import config
+from utils.files import atomic_write
 
 # bump when a feature computation changes, so that old cache files are not reused
 CACHE_VERSION = 1
@@ -57,15 +56,8 @@ def _read(path: Path, params: dict) -> dict[str, torch.Tensor]:
 
 def _write(path: Path, params: dict, tensors: dict[str, torch.Tensor]) -> None:
     """Write atomically: a reader sees the old file, no file, or the whole new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"params": _params_json(params), "tensors": tensors}, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:
+        torch.save({"params": _params_json(params), "tensors": tensors}, f)
 
 
 def cached(

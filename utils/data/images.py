@@ -182,8 +182,8 @@ def load_images(
     quick = config.quick if quick is None else quick
     raw = load_raw()
     train_y, test_y = raw["train_y"].long(), raw["test_y"].long()
-    fit, val = stratified_split(train_y, (1 - val_size / len(train_y),), seed=seed)
-    parts = {"train": fit, "val": val, "test": torch.arange(len(test_y))}
+    train_idx, val_idx = stratified_split(train_y, (1 - val_size / len(train_y),), seed=seed)
+    parts = {"train": train_idx, "val": val_idx, "test": torch.arange(len(test_y))}
     if quick:
         parts = {
             name: stratified_subset(
@@ -217,3 +217,47 @@ def load_images(
         },
     )
     return TaskData(spec, train, val, test)
+
+
+# ----------------------------------------------------------------------------- chapter experiments
+
+
+def class_means(x: torch.Tensor, y: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """The mean image of each class, ``[classes, ...]`` float32, from images ``x`` ``[N, ...]``
+    and labels ``y`` ``[N]`` (chapter: Images). A class with no example gets NaNs."""
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels: pass matching splits")
+    flat = x.reshape(len(x), -1).float()  # (N, pixels), float32 so sums stay exact enough
+    one_hot = torch.nn.functional.one_hot(y.long(), num_classes).float()  # (N, classes)
+    sums = one_hot.T @ flat  # (classes, pixels)
+    counts = one_hot.sum(dim=0)  # (classes,)
+    means = sums / counts[:, None]  # NaN where a class is empty (0 / 0)
+    return means.reshape(num_classes, *x.shape[1:])  # (classes, ...)
+
+
+def pixel_permutation(num_pixels: int = 28 * 28, *, seed: int = 0) -> torch.Tensor:
+    """A fixed random order of ``num_pixels`` pixel positions, the same for every call with the
+    same ``seed`` (chapter: Images): the "permuted pixels" task."""
+    if num_pixels < 1:
+        raise ValueError(f"num_pixels must be positive, got {num_pixels}")
+    return torch.randperm(num_pixels, generator=torch.Generator().manual_seed(seed))
+
+
+def permute_pixels(x: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
+    """Shuffle every image's pixels in the same fixed order (chapter: Images).
+
+    ``x`` is ``[B, C, H, W]`` images or ``[B, H, W]`` rows; pixel ``i`` of the result (counting
+    row by row) is pixel ``permutation[i]`` of the input. Every image keeps its own pixels, only
+    their places change, so a model that ignores where pixels are (a fully connected network)
+    cannot tell the two tasks apart. Undo it with ``permute_pixels(x, permutation.argsort())``.
+    """
+    if x.ndim not in (3, 4):
+        raise ValueError(f"expected images [B, C, H, W] or rows [B, H, W], got {list(x.shape)}")
+    H, W = x.shape[-2:]
+    if permutation.shape != (H * W,):
+        raise ValueError(
+            f"the permutation has shape {list(permutation.shape)}; these images need one of "
+            f"{H * W} pixel positions: pixel_permutation({H * W})"
+        )
+    flat = x.flatten(-2)  # (..., H * W): pixels in reading order
+    return flat[..., permutation].reshape(x.shape)  # (..., H, W)

@@ -276,8 +276,8 @@ def load_speech(
     digits = torch.tensor([r.digit for r in recordings])
     speaker_ids = torch.tensor([SPEAKERS.index(r.speaker) for r in recordings])
     strata = digits * len(SPEAKERS) + speaker_ids  # digit × speaker
-    fit, val = stratified_split(strata[train], (1 - val_fraction,), seed=seed)
-    parts = {"train": train[fit], "val": train[val], "test": test}
+    kept, held = stratified_split(strata[train], (1 - val_fraction,), seed=seed)
+    parts = {"train": train[kept], "val": train[held], "test": test}
     if quick:
         parts = quick_subsets(parts, digits, seed=seed)  # balanced digits
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from utils.models.cnn import TCN, CNN1d, CNN2d
-from utils.models.common import check_shape
+from utils.models.common import require_shape
 from utils.models.hybrid import CRNN, CTCRecognizer, DanQ
 from utils.models.rnn import RNNClassifier
 
@@ -77,7 +77,7 @@ class LayoutAdapter(nn.Module):
             fixed.pop(1)  # the time axis may vary
         shape = ", ".join(map(str, self.input_shape))
         what = f"{LAYOUT_NAMES[self.layout]} of shape [batch, {shape}]"
-        check_shape(x, what, len(self.input_shape) + 1, fixed)
+        require_shape(x, what, len(self.input_shape) + 1, fixed)
         if x.dtype != torch.float32:
             x = x.float()  # data stored compactly (float16, uint8) -> the weights' float32
         x, lengths = self.rearrange(x, lengths)

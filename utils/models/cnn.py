@@ -12,7 +12,7 @@ import math
 
 from torch import nn
 
-from utils.models.common import SequencePool, check_shape
+from utils.models.common import SequencePool, require_shape
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -132,7 +132,7 @@ class CNN1d(nn.Module):
         self.head = nn.Linear(channels[-1], num_classes)
 
     def forward(self, x, lengths=None):
-        check_shape(x, f"[batch, {self.in_channels} channels, length]", 3, {1: self.in_channels})
+        require_shape(x, f"[batch, {self.in_channels} channels, length]", 3, {1: self.in_channels})
         h = self.features(x)  # (B, C', L')
         h = h.amax(dim=2) if self.global_pool == "max" else h.mean(dim=2)  # (B, C')
         return self.head(h)  # (B, classes)
@@ -196,7 +196,7 @@ class CNN2d(nn.Module):
     def forward(self, x, lengths=None):
         H, W = self.input_size
         sizes = {1: self.in_channels, 2: H} | ({3: W} if self.head_type == "flatten" else {})
-        check_shape(x, f"[batch, {self.in_channels}, {H}, {W}] images", 4, sizes)
+        require_shape(x, f"[batch, {self.in_channels}, {H}, {W}] images", 4, sizes)
         if self.downsample > 1:
             x = nn.functional.avg_pool2d(x, (1, self.downsample), ceil_mode=True)  # (B, C, H, W/k)
         h = self.features(x)  # (B, C', H', W')
@@ -280,7 +280,7 @@ class TCN(nn.Module):
         self.head = nn.Linear(channels, num_classes)
 
     def forward(self, x, lengths=None):
-        check_shape(x, f"[batch, {self.in_channels} channels, length]", 3, {1: self.in_channels})
+        require_shape(x, f"[batch, {self.in_channels} channels, length]", 3, {1: self.in_channels})
         h = self.blocks(x).transpose(1, 2)  # (B, C, L) -> (B, L, C)
         return self.head(self.pool(h, lengths))  # (B, classes)
 

@@ -12,7 +12,7 @@ from torch import nn
 # ----------------------------------------------------------------------------- helpers
 
 
-def check_shape(x: torch.Tensor, expected: str, ndim: int, sizes: dict[int, int] | None = None):
+def require_shape(x: torch.Tensor, expected: str, ndim: int, sizes: dict[int, int] | None = None):
     """Raise a ``ValueError`` that says what was expected unless ``x`` has ``ndim`` axes and the
     given ``{axis: size}``; ``expected`` reads like ``"[batch, 4, length] one-hot DNA"``."""
     ok = x.dim() == ndim and all(x.shape[axis] == size for axis, size in (sizes or {}).items())

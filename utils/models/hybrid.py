@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from utils.models.cnn import conv_block_1d, conv_block_2d
-from utils.models.common import SequencePool, check_shape, pooled_lengths
+from utils.models.common import SequencePool, pooled_lengths, require_shape
 from utils.models.rnn import RNNEncoder
 
 # ----------------------------------------------------------------------------- helpers
@@ -91,7 +91,7 @@ class CRNN(nn.Module):
 
     def encode(self, x, lengths=None):
         """``[B, C, H, W]`` -> per-column RNN outputs ``[B, W', D]``, final state, ``lengths``."""
-        check_shape(
+        require_shape(
             x,
             f"[batch, {self.in_channels}, {self.input_height}, width] images or spectrograms",
             4,
@@ -113,8 +113,9 @@ class CRNN(nn.Module):
 class CTCRecognizer(CRNN):
     """A CRNN for transcription with CTC: ``x`` ``[B, C, H, W]`` -> :class:`CTCOutput` with
     ``log_probs`` ``[B, W', classes + 1]``, one distribution over the symbols and the blank
-    (last index) per column. Train with :func:`utils.train.ctc_loss`; decode with
-    :func:`utils.evaluate.ctc_greedy_decode` or :func:`utils.evaluate.ctc_beam_decode`.
+    (last index) per column. Train with :func:`utils.ctc.ctc_loss`; decode with
+    :func:`utils.ctc.ctc_greedy_decode` or :func:`utils.ctc.ctc_beam_decode` (the blank
+    is last, as everywhere in the course).
     """
 
     def __init__(self, in_channels: int, num_classes: int, *, input_height: int, **kwargs):
@@ -175,7 +176,7 @@ class DanQ(nn.Module):
             if self.in_channels == 4
             else f"[batch, {self.in_channels}, length]"
         )
-        check_shape(x, what, 3, {1: self.in_channels})
+        require_shape(x, what, 3, {1: self.in_channels})
         h = self.conv(x).transpose(1, 2)  # (B, C, L) -> (B, L / pool, C): the motif track
         lengths = pooled_lengths(lengths, self.pool_size)
         out, final = self.rnn(h, lengths)  # (B, L', 2H)

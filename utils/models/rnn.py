@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from utils.models.common import SequencePool, check_shape, pooled_lengths
+from utils.models.common import SequencePool, pooled_lengths, require_shape
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -52,7 +52,7 @@ class RNNEncoder(nn.Module):
         self.output_size = self.directions * hidden_size
 
     def forward(self, x, lengths=None):
-        check_shape(x, f"[batch, time, {self.input_size}] features", 3, {2: self.input_size})
+        require_shape(x, f"[batch, time, {self.input_size}] features", 3, {2: self.input_size})
         B, T, _ = x.shape
         if lengths is not None and bool((lengths < T).any()):
             lengths = lengths.detach().cpu().clamp(min=1, max=T)  # packing wants CPU int64
@@ -103,7 +103,7 @@ class RNNClassifier(nn.Module):
         self.head = nn.Linear(self.encoder.output_size, num_classes)
 
     def forward(self, x, lengths=None):
-        check_shape(x, f"[batch, time, {self.encoder.input_size}] features", 3)
+        require_shape(x, f"[batch, time, {self.encoder.input_size}] features", 3)
         if self.downsample > 1:
             # (B, T, F) -> (B, F, T) -> average pool time -> (B, ceil(T / k), F)
             x = nn.functional.avg_pool1d(

@@ -1,6 +1,7 @@
 """Execute a folder of submitted notebooks and write their check results to a CSV.
 
-``python -m utils.grade SUBMISSIONS/ --out results.csv [--reference chapters/02_speech/x.ipynb]``
+``python -m utils.course.grade SUBMISSIONS/ --out results.csv``
+``[--reference chapters/01_speech/spoken_digits.ipynb]``
 
 Each notebook runs in a fresh kernel (quick mode unless ``--full``). The results of the
 ``utils.checks`` calls are read from the executed notebook's outputs, so a notebook that raises
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 from utils.checks import METADATA_KEY
+from utils.files import atomic_write
 
 REQUIRED_TAGS = {"uses-answer", "course-setup"}
 COLUMNS = ["file", "status", "passed", "total", "failed_checks", "seconds", "detail"]
@@ -101,12 +103,10 @@ def grade_folder(
             row = {"file": path.name, "status": "grader error", "detail": repr(error)[:300]}
         print(f"{row['file']}: {row['status']} ({row.get('passed', 0)}/{row.get('total', 0)})")
         rows.append(row)
-    tmp = out_csv.with_name(f".{out_csv.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_write(out_csv, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(out_csv)
     return rows
 
 

@@ -12,9 +12,10 @@ Conventions in the instructor notebooks under ``chapters/`` (chapter: Instructor
 - A code cell tagged ``uses-answer`` (an automatic check, say) needs the student's answer: it
   stays, tagged ``nbval-skip`` so that the student edition can be tested before it is filled in.
 
-``python -m utils.student [--out student]`` writes ``student/chapters/...``, outputs stripped.
+``python -m utils.course.student [--out student]`` writes ``student/chapters/...``, outputs
+stripped.
 
-``python -m utils.student --branch student`` (``make publish-student``) commits the student
+``python -m utils.course.student --branch student`` (``make publish-student``) commits the student
 edition to a local branch instead: the tree of the current ``HEAD`` with every notebook under
 ``chapters/`` replaced by its student edition, written with Git plumbing and a temporary index,
 so the working tree and the real index are never touched. The book's Colab and Binder buttons
@@ -36,7 +37,8 @@ import tempfile
 from pathlib import Path
 
 from utils.config import REPO_ROOT
-from utils.notebooks import notebooks
+from utils.course.notebooks import notebooks
+from utils.files import write_text_atomic
 
 SOLUTION_TAG, USES_ANSWER_TAG, STUB_TAG, SKIP_TAG = "solution", "uses-answer", "stub", "nbval-skip"
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
@@ -62,26 +64,40 @@ def _tags(cell: dict) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
-def stub_source(source: str, label: str) -> str:
-    """The student's version of a solution cell: the answer replaced by a stub."""
+def solution_parts(source: str, label: str) -> tuple[list[str], list[str]]:
+    """Split a solution cell into the lines the student sees and the lines removed. Every
+    ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` block becomes a stub; a cell without one becomes
+    a stub as a whole. The leak check (:func:`solution_lines`) reads the same split."""
     todo = f'# YOUR CODE HERE\nraise NotImplementedError("Exercise {label}")'
     lines = source.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
-    if not starts:
-        return todo
-    kept, inside = [], False
+    markers = {line.strip() for line in lines}
+    if END in markers and BEGIN not in markers:
+        raise ValueError(f"exercise {label}: {END} without a {BEGIN} before it")
+    if BEGIN not in markers:
+        return todo.splitlines(), lines
+    kept, removed, inside = [], [], False
     for line in lines:
-        if line.strip() == BEGIN:
+        marker = line.strip()
+        if marker == BEGIN:
+            if inside:
+                raise ValueError(f"exercise {label}: {BEGIN} inside another solution block")
             indent = line[: len(line) - len(line.lstrip())]
             kept += [indent + t for t in todo.splitlines()]
             inside = True
-        elif line.strip() == END:
+        elif marker == END:
+            if not inside:
+                raise ValueError(f"exercise {label}: {END} without a {BEGIN} before it")
             inside = False
-        elif not inside:
-            kept.append(line)
+        else:
+            (removed if inside else kept).append(line)
     if inside:
         raise ValueError(f"exercise {label}: {BEGIN} without a matching {END}")
-    return "\n".join(kept)
+    return kept, removed
+
+
+def stub_source(source: str, label: str) -> str:
+    """The student's version of a solution cell: the answer replaced by a stub."""
+    return "\n".join(solution_parts(source, label)[0])
 
 
 def _stub_cell(cell: dict, label: str) -> dict:
@@ -141,12 +157,8 @@ def solution_lines(notebook: dict) -> set[str]:
                 _SOLUTION_END.search(text)
             )
         elif in_solution or SOLUTION_TAG in _tags(cell):
-            body = text.splitlines()
-            if BEGIN in [line.strip() for line in body]:
-                begin = [line.strip() for line in body].index(BEGIN)
-                end = [line.strip() for line in body].index(END)
-                body = body[begin + 1 : end]
-            lines |= {line.strip() for line in body if len(line.strip()) > 8}
+            _, removed = solution_parts(text, "?")
+            lines |= {line.strip() for line in removed if len(line.strip()) > 8}
         else:
             elsewhere |= {line.strip() for line in text.splitlines()}
     return {line for line in lines - elsewhere if not line.startswith("#")}
@@ -158,10 +170,7 @@ def write_student_edition(out_dir: Path, sources: list[Path] | None = None) -> l
     for path in sources or notebooks():
         relative = path.resolve().relative_to(REPO_ROOT)
         target = out_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(student_json(path.read_text()))
-        tmp.replace(target)
+        write_text_atomic(target, student_json(path.read_text()))
         written.append(target)
     return written
 
@@ -223,11 +232,11 @@ def write_student_branch(
         return None
     message = (
         f"Student edition of {head[:12]}\n\nEvery notebook under {chapters}/ with its solutions "
-        "replaced by stubs (python -m utils.student --branch)."
+        "replaced by stubs (python -m utils.course.student --branch)."
     )
     parents = ["-p", previous] if previous else []
     commit = _git(repo, "commit-tree", tree, *parents, "-m", message)
-    _git(repo, "update-ref", "-m", "utils.student", ref, commit, previous or "0" * 40)
+    _git(repo, "update-ref", "-m", "utils.course.student", ref, commit, previous or "0" * 40)
     return commit
 
 

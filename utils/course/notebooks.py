@@ -2,10 +2,10 @@
 
 Every notebook starts with the same set-up cell, which makes ``import utils`` work on Colab.
 It holds the repository address, whose one source is ``repository.url`` in ``_config.yml``;
-``python -m utils.notebooks sync`` rewrites the cell in every notebook from that address, and
+``python -m utils.course.notebooks sync`` rewrites the cell in every notebook from that address, and
 the test suite fails when a notebook is out of date.
 
-Command line: ``python -m utils.notebooks {sync,check,strip}``.
+Command line: ``python -m utils.course.notebooks {sync,check,strip}``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from utils.config import REPO_ROOT
+from utils.files import write_text_atomic
 
 CHAPTERS = REPO_ROOT / "chapters"
 SETUP_TAG = "course-setup"
@@ -63,9 +64,7 @@ def _load(path: Path) -> dict:
 
 def _save(path: Path, notebook: dict) -> None:
     """Write a notebook atomically, formatted as Jupyter writes it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
 def _setup_cell(notebook: dict) -> dict | None:
@@ -81,12 +80,12 @@ def problems(path: Path, url: str | None = None) -> list[str]:
     notebook, found = _load(path), []
     code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     if any(c.get("outputs") or c.get("execution_count") for c in code):
-        found.append("has outputs: run `python -m utils.notebooks strip`")
+        found.append("has outputs: run `python -m utils.course.notebooks strip`")
     cell = _setup_cell(notebook)
     if cell is None:
         found.append(f"its first code cell is not the set-up cell (tag {SETUP_TAG!r})")
     elif "".join(cell["source"]) != setup_source(url):
-        found.append("its set-up cell is out of date: run `python -m utils.notebooks sync`")
+        found.append("its set-up cell is out of date: run `python -m utils.course.notebooks sync`")
     return found
 
 

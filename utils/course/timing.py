@@ -1,6 +1,6 @@
 """How long does the book take to execute on this machine? (chapter: Instructor guide)
 
-``python -m utils.timing [--quick] [NOTEBOOK ...] [--out results/timing.json]`` executes each
+``python -m utils.course.timing [--quick] [NOTEBOOK ...] [--out results/timing.json]`` executes each
 chapter notebook (default: every notebook in ``_toc.yml``, in its order) in a fresh kernel whose
 working directory is the notebook's folder, as the book build does, and prints one row per
 notebook (seconds, status), the total, the machine and the mode. A notebook that fails is
@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from utils.config import REPO_ROOT
+from utils.files import write_text_atomic
 
 DEFAULT_OUT = REPO_ROOT / "results" / "timing.json"
 
@@ -122,17 +123,6 @@ def _display_name(path: Path) -> str:
         return str(path)
 
 
-def write_json_atomic(report: dict, out: Path) -> None:
-    """Write ``report`` to ``out`` via a temporary file in the same folder and a rename."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def format_report(report: dict) -> str:
     """The report as a plain-text table with the total, the machine and the mode."""
     rows = report["notebooks"]
@@ -198,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     report = benchmark(paths, quick=args.quick, timeout=args.timeout)
     print(format_report(report))
     if args.out:
-        write_json_atomic(report, args.out)
+        write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
         print(f"report: {args.out}")
     return 1 if any(r["status"] != "ok" for r in report["notebooks"]) else 0
 
