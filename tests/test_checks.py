@@ -72,3 +72,66 @@ def test_num_frames_names_the_usual_mistakes():
     assert "off by one" in checks.check_num_frames(50, **kw).feedback
     assert "center=False" in checks.check_num_frames(1 + (4000 - 256) // 80, **kw).feedback
     assert not checks.check_num_frames(50.5, **kw)
+
+
+def test_gru_parameters_against_pytorch_and_common_mistakes():
+    gru = torch.nn.GRU(28, 100, batch_first=True)
+    right = sum(p.numel() for p in gru.parameters())  # the reference: PyTorch's own count
+    assert checks.check_gru_parameters(right, input_size=28, hidden_size=100)
+    one_bias = checks.check_gru_parameters(
+        3 * (100 * 28 + 100 * 100 + 100), input_size=28, hidden_size=100
+    )
+    assert not one_bias and "two bias" in one_bias.feedback
+    lstm = sum(p.numel() for p in torch.nn.LSTM(28, 100).parameters())
+    as_lstm = checks.check_gru_parameters(lstm, input_size=28, hidden_size=100)
+    assert not as_lstm and "LSTM" in as_lstm.feedback
+    with_head = checks.check_gru_parameters(right + 100 * 10 + 10, input_size=28, hidden_size=100)
+    assert not with_head and "head" in with_head.feedback
+    for wrong in (right - 1, right + 1, "many", 1.5):
+        result = checks.check_gru_parameters(wrong, input_size=28, hidden_size=100)
+        assert not result and str(right) not in result.feedback
+
+
+def test_unpermuted_images_must_be_the_originals():
+    from utils.data.images import permute_pixels, pixel_permutation
+
+    original = torch.randn(3, 1, 28, 28)
+    permutation = pixel_permutation(784, seed=0)
+    shuffled = permute_pixels(original, permutation)
+    assert checks.check_unpermuted(
+        permute_pixels(shuffled, permutation.argsort()), original, permutation
+    )
+    twice = checks.check_unpermuted(permute_pixels(shuffled, permutation), original, permutation)
+    assert not twice and "inverse" in twice.feedback
+    assert "still the permuted" in checks.check_unpermuted(shuffled, original, permutation).feedback
+    flat = checks.check_unpermuted(original.flatten(1), original, permutation)
+    assert not flat and "reshape" in flat.feedback
+    assert not checks.check_unpermuted(original.numpy(), original, permutation)
+
+
+def test_nearest_mean_accuracy_against_a_numpy_reference():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) + np.array([[0.0], [1.5], [3.0]])  # three brightnesses
+    train_y, test_y = rng.integers(0, 3, 300), rng.integers(0, 3, 200)
+    train_x = centres[train_y] + rng.normal(size=(300, 16)) * 2
+    test_x = centres[test_y] + rng.normal(size=(200, 16)) * 2
+    means = np.stack([train_x[train_y == c].mean(axis=0) for c in range(3)])
+    distances = ((test_x[:, None, :] - means[None]) ** 2).sum(axis=2)
+    expected = float((distances.argmin(axis=1) == test_y).mean())
+    data = [torch.tensor(a, dtype=torch.float32) for a in (train_x, test_x)]
+    args = (data[0], torch.tensor(train_y), data[1], torch.tensor(test_y))
+    assert checks.check_nearest_mean_accuracy(expected, *args)
+    percent = checks.check_nearest_mean_accuracy(100 * expected, *args)
+    assert not percent and "percentage" in percent.feedback
+    dot = float(((test_x @ means.T).argmax(axis=1) == test_y).mean())
+    assert abs(dot - expected) > 2 / 200  # the mistake is detectable on this data
+    result = checks.check_nearest_mean_accuracy(dot, *args)
+    assert not result and "distance" in result.feedback
+    test_means = np.stack([test_x[test_y == c].mean(axis=0) for c in range(3)])
+    leak = float((((test_x[:, None] - test_means[None]) ** 2).sum(2).argmin(1) == test_y).mean())
+    if abs(leak - expected) > 2 / 200:
+        result = checks.check_nearest_mean_accuracy(leak, *args)
+        assert not result and "test images" in result.feedback
+    assert not checks.check_nearest_mean_accuracy(expected + 0.05, *args)

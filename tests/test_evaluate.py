@@ -5,8 +5,11 @@ import math
 import pytest
 import torch
 
-from utils.data.spec import Split
+from utils.data.spec import Split, TaskSpec
 from utils.evaluate import (
+    FrameLogits,
+    Logits,
+    Transcript,
     accuracy,
     balanced_accuracy,
     classification_metrics,
@@ -14,17 +17,19 @@ from utils.evaluate import (
     confusion_matrix,
     ctc_beam_decode,
     ctc_greedy_decode,
+    default_loss,
     edit_distance,
     error_rate,
     evaluate_model,
     macro_f1,
     measure_inference,
+    output_kind,
     pr_auc,
     roc_auc,
     score,
 )
 from utils.interpret import filter_pfms, information_content, saliency
-from utils.models import CTCOutput, DanQ, RNNClassifier
+from utils.models import CTCOutput, DanQ, RNNClassifier, build_model
 
 # y_true = 0 0 0 1 1 2 ; y_pred = 0 0 1 1 2 2
 Y_TRUE = [0, 0, 0, 1, 1, 2]
@@ -138,6 +143,40 @@ def test_ctc_scores_from_outputs():
     # blank=2: [1, 0, 2] -> [1, 0]; [2, 2, 0] -> [0]
     assert score("accuracy", out, torch.tensor([[1, 0], [1, -1]])) == 0.5
     assert score("error_rate", out, torch.tensor([[1, 0], [1, -1]])) == pytest.approx(1 / 3)
+
+
+def test_the_blank_is_last_by_default_everywhere():
+    """A decoder called without ``blank`` reads a CTC model's output the way its loss does."""
+    torch.manual_seed(0)
+    model = build_model("ctc_crnn", TaskSpec("t", "sequence", (16, 8), 3, ("a", "b", "c")))
+    out = model(torch.randn(2, 16, 8))
+    assert out.log_probs.shape[-1] == 3 + 1 and model.model.blank == 3  # the blank is last
+    last = out.log_probs.shape[-1] - 1
+    assert ctc_greedy_decode(out.log_probs, out.lengths) == ctc_greedy_decode(
+        out.log_probs, out.lengths, blank=last
+    )
+    assert ctc_beam_decode(path([0, 2, 2, 1]), blank=-1) == [[0, 1]]  # 2 is the blank here
+    assert ctc_greedy_decode(path([0, 2, 2, 1])) == [[0, 1]]
+    with pytest.raises(ValueError, match="blank=5 is not one of the 3 classes"):
+        ctc_greedy_decode(path([0, 1]), blank=5)
+
+
+def test_every_output_kind_in_one_place():
+    logits, frames = torch.randn(4, 3), torch.randn(4, 5, 3)
+    transcript = CTCOutput(torch.randn(4, 5, 4).log_softmax(-1), torch.full((4,), 5))
+    assert isinstance(output_kind(logits), Logits)
+    assert isinstance(output_kind(frames), FrameLogits)
+    assert isinstance(output_kind(transcript), Transcript)
+    with pytest.raises(TypeError, match="no kind of output the course knows"):
+        output_kind(torch.randn(2, 3, 4, 5))
+    # per-step labels: unlabelled steps (-1) count neither in the loss nor in the accuracy
+    y = frames.argmax(-1)
+    y[:, 3:] = -1
+    assert score("accuracy", frames, y) == 1.0
+    flipped = y.clone()
+    flipped[:, :3] = (flipped[:, :3] + 1) % 3
+    assert score("accuracy", frames, flipped) == 0.0
+    assert default_loss(frames, y) < default_loss(frames, flipped)
 
 
 def test_evaluate_model_and_inference_timing():

@@ -186,6 +186,27 @@ def test_rnn_encoder_final_state_matches_outputs():
     assert out[1, 4:].abs().sum() == 0  # padding stays zero
 
 
+@pytest.mark.parametrize("arch", ["cnn1d", "tcn", "danq", "bigru", "cnn2d", "crnn"])
+def test_dna_models_read_any_length(arch):
+    """Trained at 120 bp, a model reads 400 bp: no DNA architecture here needs a fixed length."""
+    spec = SPECS["motif_grammar"]  # 120 bp
+    model = build_model(arch, spec).eval()
+    longer = TaskSpec("longer", "dna", (4, 400), 2, spec.class_names)
+    x, _ = random_batch(longer, n=3)
+    assert model(x).shape == (3, 2)
+
+
+def test_only_a_flattening_head_fixes_the_length():
+    spec = SPECS["motif_grammar"]
+    flat = build_model("cnn2d", spec, head="flatten")
+    x, _ = random_batch(spec, n=2)
+    assert flat(x).shape == (2, 2)
+    with pytest.raises(
+        ValueError, match=r"expected \[batch, 1, 4, 120\] images, got \[2, 1, 4, 400\]"
+    ):
+        flat(torch.zeros(2, 4, 400))
+
+
 def test_rnn_tagger_labels_every_step():
     assert RNNTagger(5, 7)(torch.randn(2, 9, 5), torch.tensor([9, 4])).shape == (2, 9, 7)
 

@@ -102,3 +102,24 @@ def test_widgets_fall_back_to_a_static_figure(capsys):
         TaskData(spec, split, split, split), archs=("gru",), epochs=1, device="cpu"
     )
     assert "Figure" in capsys.readouterr().out
+
+
+def _luminance(hex_colour: str) -> float:
+    """Relative luminance (WCAG 2): linearised sRGB weighted by the eye's sensitivity."""
+    rgb = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    low, high = sorted([_luminance(a), _luminance(b)])
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_every_series_colour_reads_on_white_and_on_the_dark_theme():
+    assert _contrast("#FFFFFF", "#000000") == pytest.approx(21)  # the formula, by its extremes
+    for colour in plots.PALETTE:
+        assert _contrast(colour, "#FFFFFF") >= 3, f"{colour} is too pale on white"
+        assert _contrast(colour, plots.DARK_BACKGROUND) >= 3, f"{colour} is too dark on dark"
+    assert "#F0E442" not in plots.PALETTE  # Okabe-Ito yellow: nearly invisible on white
+    assert len(set(plots.PALETTE)) == len(plots.PALETTE)

@@ -6,8 +6,8 @@ import torch
 from utils.config import seed_everything
 from utils.data.spec import Split, TaskSpec
 from utils.evaluate import predict
-from utils.models import CTCOutput, build_model
-from utils.train import History, fit, load_checkpoint, save_checkpoint
+from utils.models import CTCOutput, RNNTagger, build_model
+from utils.train import History, Recipe, fit, load_checkpoint, save_checkpoint
 
 SPEC = TaskSpec("toy", "sequence", (12, 5), 3, ("a", "b", "c"))
 
@@ -96,6 +96,29 @@ def test_fit_trains_a_ctc_model():
     history = fit(model, split, split, epochs=2, metric="error_rate", quiet=True, device="cpu")
     assert history.epochs == 2 and history.best_epoch is not None
     assert isinstance(predict(model, TRAIN[:4]), CTCOutput)
+
+
+def test_fit_trains_a_tagger_one_label_per_step():
+    """A new kind of output (per-step logits) trains with the same fit: each step's label is
+    whether its first feature is positive; padded steps are labelled -1 and ignored."""
+    seed_everything(0)
+    x = torch.randn(128, 12, 5)
+    y = (x[:, :, 0] > 0).long()
+    y[:, 9:] = -1
+    split = Split(x, y, torch.full((128,), 12))
+    model = RNNTagger(5, 2, hidden_size=16)
+    history = fit(model, split, split, epochs=8, lr=1e-2, batch_size=16, quiet=True, device="cpu")
+    assert history.best_val_metric > 0.9
+
+
+def test_recipe_is_one_object_and_settings_change_it():
+    recipe = Recipe(epochs=2, batch_size=16, lr=1e-2)
+    model = build_model("gru", SPEC)
+    history = fit(model, TRAIN, VAL, recipe, quiet=True, device="cpu", seed=3)
+    assert history.epochs == 2 and history.info["settings"]["seed"] == 3
+    assert history.info["settings"]["lr"] == 1e-2
+    with pytest.raises(TypeError, match=r"unknown settings \['epoch'\]"):
+        fit(model, TRAIN, VAL, epoch=2)
 
 
 def test_progress_bar_and_live_plot_run(capsys):

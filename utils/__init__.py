@@ -1,16 +1,20 @@
 """Shared machinery of the course *Choosing and Combining RNNs and CNNs*.
 
-Importing ``utils`` is cheap and has no side effects; import the submodule you need:
+Importing ``utils`` is cheap and has no side effects; import the submodule you need. Imports run
+one way, from the top of this list to the bottom (a test checks that there is no cycle):
 
-- ``utils.config``    quick mode, seeding, device choice
-- ``utils.data``      the datasets: download, loaders, features (``load_task``)
+- ``utils.widgets``, ``utils.bench``  interactive figures; how fast each family trains
+- ``utils.train``     the training loop (``fit``), its ``Recipe`` and its ``History``
+- ``utils.evaluate``  predictions, the kinds of model output, scores, speed measurements
+- ``utils.metrics``, ``utils.ctc``  classification metrics; CTC loss, decoding, error rates
+- ``utils.plots``, ``utils.interpret``  figures and model inspection
 - ``utils.models``    recurrent, convolutional and hybrid networks (``build_model``)
-- ``utils.train``     the training loop (``fit``) and its ``History``
-- ``utils.evaluate``  metrics, CTC decoding, speed measurements
-- ``utils.plots``, ``utils.widgets``, ``utils.interpret``  figures and model inspection
+- ``utils.data``      the datasets: download, loaders, features (``load_task``)
 - ``utils.checks``    automatic checks for the exercises
-- ``utils.bench``, ``utils.timing``  how fast models train and chapters execute
-- ``utils.notebooks``, ``utils.student``, ``utils.grade``  notebook upkeep and coursework
+- ``utils.config``, ``utils.files``  quick mode, seeding, devices; atomic file writes
+
+``utils.course`` is the course's own tooling (notebook upkeep, the student edition, the grader,
+chapter timing): notebooks and git, not tensors, and no module above imports it.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""How fast does each family train and predict on this machine? (chapter: Choosing an architecture)
+"""How fast does each family train and predict on this machine?
+(chapter: Choosing between RNNs and CNNs)
 
 ``python -m utils.bench --smoke`` trains every family for one epoch on a few hundred examples of
 each task and prints seconds per epoch, training examples per second, inference throughput at

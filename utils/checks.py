@@ -125,11 +125,11 @@ def check_between(name: str, value, low: float, high: float, *, what: str = "the
     return report(name, False, f"{what} is {'too low' if value < low else 'too high'}.")
 
 
-# ----------------------------------------------------------------------------- chapter: Setup
+# ------------------------------------------------------------------------ chapter: Getting started
 
 
 def check_file_sha256(answer, path):
-    """Check a hand-computed SHA-256 digest of a file (chapter: Setup)."""
+    """Check a hand-computed SHA-256 digest of a file (chapter: Getting started)."""
     import hashlib
     from pathlib import Path
 
@@ -147,7 +147,7 @@ def check_file_sha256(answer, path):
 
 
 def check_longest_recording(answer_seconds, recordings_folder):
-    """Check the duration, in seconds, of the longest FSDD recording (chapter: Setup)."""
+    """Check the duration, in seconds, of the longest FSDD recording (chapter: Getting started)."""
     import wave
     from pathlib import Path
 
@@ -169,7 +169,8 @@ def check_longest_recording(answer_seconds, recordings_folder):
 
 
 def check_tata_fraction(answer, sequences, *, start: int = 160, end: int = 185):
-    """Check the fraction of sequences holding ``TATAWAW`` in a window (chapter: Setup)."""
+    """Check the fraction of sequences holding ``TATAWAW`` in a window
+    (chapter: Getting started)."""
     import re
 
     name = "TATA-box fraction"
@@ -203,3 +204,107 @@ def check_num_frames(answer, *, num_samples: int, hop_length: int, n_fft: int):
     if answer == 1 + (num_samples - n_fft) // hop_length:
         return report(name, False, "that is center=False; the course pads so frames are centred.")
     return report(name, False, "one frame every hop_length samples: how many hops fit?")
+
+
+# ----------------------------------------------------------------------------- chapter: Images
+
+
+def check_gru_parameters(answer, *, input_size: int, hidden_size: int, num_classes: int = 10):
+    """Check a hand count of the parameters of one ``nn.GRU`` layer (chapter: Images)."""
+    name = "GRU parameters"
+    if not _is_number(answer) or float(answer) != int(float(answer)):
+        return report(name, False, "a number of parameters is a whole number.")
+    F, H, answer = input_size, hidden_size, int(float(answer))
+    per_gate = H * F + H * H + 2 * H  # input weights, recurrent weights, two bias vectors
+    expected = 3 * per_gate
+    if answer == expected:
+        return report(name, True, "right: three gates, each with W_i, W_h and two bias vectors.")
+    hints = {
+        expected + H * num_classes + num_classes: "that includes the classifier head: count the "
+        "GRU layer only.",
+        3 * (H * F + H * H + H): "PyTorch gives each gate two bias vectors (b_i and b_h).",
+        3 * (H * F + H * H): "the biases are parameters too.",
+        4 * per_gate: "four blocks of weights is an LSTM; a GRU has three.",
+        per_gate: "a GRU has more than one block of weights: one per gate and the candidate.",
+        2 * expected: "the chapter's GRU reads in one direction only.",
+        3
+        * (H * F + 2 * H): "each gate also has recurrent weights, from the hidden state to itself.",
+    }
+    if answer in hints:
+        return report(name, False, hints[answer])
+    return report(name, False, "too small." if answer < expected else "too large.")
+
+
+def check_unpermuted(answer, original, permutation):
+    """Check that permuted images were put back in their original pixel order (chapter: Images).
+
+    ``original`` ``[B, ..., H, W]`` are the images before
+    :func:`utils.data.images.permute_pixels` shuffled them with ``permutation``."""
+    import torch
+
+    from utils.data.images import permute_pixels
+
+    name = "undo the permutation"
+    if not isinstance(answer, torch.Tensor):
+        return report(name, False, f"expected a tensor of images, got {type(answer).__name__}.")
+    if answer.shape != original.shape:
+        return report(
+            name,
+            False,
+            f"shape {list(answer.shape)}, expected {list(original.shape)}: reshape the flat pixels "
+            "back into rows and columns.",
+        )
+    answer, original = answer.float(), original.float()
+    if torch.allclose(answer, original, atol=1e-3):
+        return report(name, True, "right: the inverse permutation puts every pixel back.")
+    shuffled = permute_pixels(original, permutation).float()
+    if torch.allclose(answer, shuffled, atol=1e-3):
+        return report(name, False, "these are still the permuted images.")
+    if torch.allclose(answer, permute_pixels(shuffled, permutation).float(), atol=1e-3):
+        return report(
+            name,
+            False,
+            "you applied the permutation a second time; you need its inverse: position "
+            "permutation[i] must receive pixel i.",
+        )
+    return report(name, False, "not the original images: compare one image before and after.")
+
+
+def check_nearest_mean_accuracy(answer, train_x, train_y, test_x, test_y):
+    """Check the test accuracy of a nearest-class-mean classifier: each test image gets the class
+    whose mean training image is closest in Euclidean distance (chapter: Images)."""
+    import torch
+
+    from utils.data.images import class_means
+
+    name = "nearest class mean"
+    if not _is_number(answer):
+        return report(name, False, "give the accuracy as a number between 0 and 1.")
+    num_classes = int(train_y.max()) + 1
+    flat = test_x.reshape(len(test_x), -1).float()  # (N, pixels)
+
+    def accuracy_with(means, similarity=False):
+        m = means.reshape(num_classes, -1)  # (classes, pixels)
+        scores = flat @ m.T if similarity else -torch.cdist(flat, m)  # (N, classes)
+        return (scores.argmax(dim=1) == test_y).float().mean().item()
+
+    train_means = class_means(train_x, train_y, num_classes)
+    expected, answer = accuracy_with(train_means), float(answer)
+    tolerance = 2 / len(test_y)  # a tie or two may fall either way in float16 or float32
+    if math.isclose(answer, expected, abs_tol=tolerance):
+        return report(name, True, "right: a linear classifier with one template per class.")
+    if answer > 1 and math.isclose(answer / 100, expected, abs_tol=tolerance):
+        return report(name, False, "that is a percentage: give a fraction between 0 and 1.")
+    if math.isclose(
+        answer, accuracy_with(class_means(test_x, test_y, num_classes)), abs_tol=tolerance
+    ):
+        return report(
+            name, False, "those class means come from the test images: use the training images."
+        )
+    if math.isclose(answer, accuracy_with(train_means, similarity=True), abs_tol=tolerance):
+        return report(
+            name,
+            False,
+            "the largest dot product favours bright, large classes; take the smallest distance.",
+        )
+    return report(name, False, "not quite: means over training images, then the closest mean.")

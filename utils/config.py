@@ -1,4 +1,5 @@
-"""The course's one configuration object: quick mode, paths, seeding and device (chapter: Setup).
+"""The course's one configuration object: quick mode, paths, seeding and device
+(chapter: Getting started).
 
 Everything that depends on the environment is read here, once, from these variables:
 

@@ -1,5 +1,5 @@
 """Connectionist temporal classification: train a network to emit a sequence of symbols of
-unknown length and alignment, and read that sequence back (chapter: Sequence transcription).
+unknown length and alignment, and read that sequence back (chapter: Hybrids).
 
 **The blank convention.** A CTC model scores ``C`` symbols plus one *blank*, and in this course
 the blank is always the **last** class, index ``C`` of ``C + 1`` (``BLANK = -1``, counted from the
@@ -61,7 +61,7 @@ def _ctc_inputs(log_probs, lengths, blank: int):
 
 def ctc_greedy_decode(log_probs, lengths=None, *, blank: int = BLANK) -> list[list[int]]:
     """Best path decoding: take the most likely symbol at each step, merge repeats, drop blanks
-    (chapter: Sequence transcription). ``a a - a`` decodes to ``a a``; ``a a a`` to ``a``."""
+    (chapter: Hybrids). ``a a - a`` decodes to ``a a``; ``a a a`` to ``a``."""
     log_probs, lengths, blank = _ctc_inputs(log_probs, lengths, blank)
     decoded = []
     for path, n in zip(log_probs.argmax(dim=-1).tolist(), lengths, strict=True):
@@ -85,7 +85,7 @@ def ctc_beam_decode(
     log_probs, lengths=None, *, beam_width: int = 8, blank: int = BLANK
 ) -> list[list[int]]:
     """Prefix beam search: keep the ``beam_width`` most likely label prefixes, summing over all
-    the paths (with blanks and repeats) that spell each one (chapter: Sequence transcription).
+    the paths (with blanks and repeats) that spell each one (chapter: Hybrids).
 
     Each prefix tracks two log-probabilities: of the paths ending in a blank and of those ending
     in its last symbol, because only after a blank does a repeated symbol start a new label.
@@ -124,7 +124,7 @@ def ctc_beam_decode(
 
 def edit_distance(reference, hypothesis) -> int:
     """Levenshtein distance: fewest insertions, deletions and substitutions turning one sequence
-    into the other (chapter: Sequence transcription)."""
+    into the other (chapter: Hybrids)."""
     previous = list(range(len(hypothesis) + 1))
     for i, r in enumerate(reference, start=1):
         current = [i]
@@ -136,7 +136,7 @@ def edit_distance(reference, hypothesis) -> int:
 
 def error_rate(references, hypotheses) -> float:
     """Total edit distance over total reference length: the word/character/digit error rate
-    (chapter: Sequence transcription)."""
+    (chapter: Hybrids)."""
     errors = sum(edit_distance(r, h) for r, h in zip(references, hypotheses, strict=True))
     return errors / max(1, sum(len(r) for r in references))
 

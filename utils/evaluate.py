@@ -1,5 +1,5 @@
 """How good and how fast is a model: its predictions, its scores, its speed (chapter:
-Evaluating models).
+Speech).
 
 Models return one of a few **kinds of output**, and each kind knows, in one class, how to detach
 and join batches of it, its training loss and its metrics:
@@ -197,7 +197,7 @@ def default_loss(outputs, y) -> torch.Tensor:
 @torch.no_grad()
 def predict(model: nn.Module, split, *, batch_size: int = 256, device=None):
     """Model outputs for every example of ``split``, in order, on the CPU: logits ``[N, classes]``
-    or a :class:`CTCOutput` (chapter: Evaluating models)."""
+    or a :class:`CTCOutput` (chapter: Speech)."""
     device = resolve_device(device)
     model = model.to(device)
     was_training = model.training
@@ -227,7 +227,7 @@ def score(metric: str, outputs, y) -> float:
 
 def evaluate_model(model, split, *, batch_size: int = 256, device=None) -> dict[str, float]:
     """Predict ``split`` and return every metric of the output's kind plus the parameter count
-    (chapter: Evaluating models)."""
+    (chapter: Speech)."""
     outputs = predict(model, split, batch_size=batch_size, device=device)
     return output_kind(outputs).summary(outputs, split.y) | {"parameters": count_parameters(model)}
 
@@ -239,7 +239,7 @@ def evaluate_model(model, split, *, batch_size: int = 256, device=None) -> dict[
 def measure_inference(
     model, x, lengths=None, *, batch_sizes=(1, 256), warmup: int = 3, repeats: int = 10, device=None
 ) -> dict[int, dict[str, float]]:
-    """Inference latency and throughput at each batch size (chapter: Evaluating models).
+    """Inference latency and throughput at each batch size (chapter: Speech).
 
     ``x`` is a batch of inputs (repeated if smaller than a batch size). Runs ``warmup`` untimed
     calls first (allocation, lazy initialisation), then ``repeats`` timed calls, and reports the

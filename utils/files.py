@@ -1,5 +1,5 @@
 """Atomic file writes: a reader sees the old file, no file, or the whole new file, never half of
-one, and a failed write leaves nothing behind (chapter: Setup).
+one, and a failed write leaves nothing behind (chapter: Getting started).
 
 Every file the course writes (feature caches, histories, checkpoints, results, notebooks, the
 grader's CSV) goes through :func:`atomic_write`::

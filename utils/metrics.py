@@ -1,5 +1,5 @@
-"""Classification metrics: how often, and how, a classifier is right (chapter: Evaluating
-models).
+"""Classification metrics: how often, and how, a classifier is right (chapter:
+Speech).
 
 Every metric takes true labels and predicted labels (or scores) as 1-D tensors, arrays or lists,
 and is small enough to read; the tests check each one against a hand-computed example and, for
@@ -19,7 +19,7 @@ def _labels(values) -> torch.Tensor:
 
 def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> torch.Tensor:
     """``[classes, classes]`` counts; row ``i``, column ``j`` = examples of class ``i`` predicted
-    as ``j`` (chapter: Evaluating models)."""
+    as ``j`` (chapter: Speech)."""
     y_true, y_pred = _labels(y_true), _labels(y_pred)
     if num_classes is None:
         num_classes = int(max(y_true.max(), y_pred.max())) + 1 if len(y_true) else 0
@@ -28,7 +28,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> torch.Te
 
 
 def accuracy(y_true, y_pred) -> float:
-    """Fraction of predictions that are right (chapter: Evaluating models)."""
+    """Fraction of predictions that are right (chapter: Speech)."""
     y_true, y_pred = _labels(y_true), _labels(y_pred)
     return (y_true == y_pred).float().mean().item()
 
@@ -49,20 +49,20 @@ def _per_class(y_true, y_pred, num_classes=None):
 
 def balanced_accuracy(y_true, y_pred, num_classes: int | None = None) -> float:
     """Mean over classes of the recall (fraction of each class found); immune to class imbalance
-    (chapter: Evaluating models). Classes absent from ``y_true`` are skipped."""
+    (chapter: Speech). Classes absent from ``y_true`` are skipped."""
     _, recall, _, support, _ = _per_class(y_true, y_pred, num_classes)
     return recall[support > 0].mean().item()
 
 
 def macro_f1(y_true, y_pred, num_classes: int | None = None) -> float:
     """Unweighted mean of per-class F1 over classes that occur in ``y_true`` or ``y_pred``
-    (as scikit-learn's ``f1_score(average="macro")``) (chapter: Evaluating models)."""
+    (as scikit-learn's ``f1_score(average="macro")``) (chapter: Speech)."""
     _, _, f1, support, predicted = _per_class(y_true, y_pred, num_classes)
     return f1[(support + predicted) > 0].mean().item()
 
 
 def classification_report(y_true, y_pred, class_names) -> str:
-    """Per-class precision, recall, F1 and support as a text table (chapter: Evaluating models)."""
+    """Per-class precision, recall, F1 and support as a text table (chapter: Speech)."""
     precision, recall, f1, support, _ = _per_class(y_true, y_pred, len(class_names))
     width = max(12, *(len(str(n)) for n in class_names))
     lines = [f"{'class':>{width}}  precision  recall     f1  support"]
@@ -93,7 +93,7 @@ def _average_ranks(values: torch.Tensor) -> torch.Tensor:
 
 def roc_auc(y_true, scores) -> float:
     """Area under the ROC curve for a binary task: the probability that a random positive scores
-    higher than a random negative, ties counting half (chapter: Evaluating models)."""
+    higher than a random negative, ties counting half (chapter: Speech)."""
     y = _labels(y_true).bool()
     scores = torch.as_tensor(scores, dtype=torch.float64).flatten().cpu()
     n_pos, n_neg = int(y.sum()), int((~y).sum())
@@ -105,8 +105,8 @@ def roc_auc(y_true, scores) -> float:
 
 def pr_auc(y_true, scores) -> float:
     """Area under the precision-recall curve as average precision, ``sum_k (R_k - R_{k-1}) P_k``
-    over score thresholds (as scikit-learn's ``average_precision_score``) (chapter: Evaluating
-    models). A random classifier scores about the fraction of positives."""
+    over score thresholds (as scikit-learn's ``average_precision_score``) (chapter:
+    Speech). A random classifier scores about the fraction of positives."""
     y = _labels(y_true).double()
     scores = torch.as_tensor(scores, dtype=torch.float64).flatten().cpu()
     if y.sum() == 0:
@@ -124,7 +124,7 @@ def pr_auc(y_true, scores) -> float:
 
 def classification_metrics(logits: torch.Tensor, y_true) -> dict[str, float]:
     """Accuracy, balanced accuracy and macro-F1 from logits ``[N, classes]``, plus ROC-AUC and
-    PR-AUC when there are two classes (chapter: Evaluating models)."""
+    PR-AUC when there are two classes (chapter: Speech)."""
     num_classes = logits.shape[1]
     y_pred = logits.argmax(dim=1)
     result = {

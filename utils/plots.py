@@ -1,4 +1,4 @@
-"""The course's figures (chapter: Setup, and each chapter that draws one).
+"""The course's figures (chapter: Getting started, and each chapter that draws one).
 
 Every function returns its ``matplotlib`` figure, with labelled axes and units, drawn in the
 Okabe-Ito palette, which stays distinguishable under the common forms of colour blindness.
@@ -14,7 +14,12 @@ import torch
 
 # Okabe & Ito (2008): black, orange, sky blue, bluish green, yellow, blue, vermillion, purple
 OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
-PALETTE = OKABE_ITO[1:] + OKABE_ITO[:1]  # start with a colour; black last
+# Series colours: the Okabe-Ito hues that read on white *and* on the book's dark theme (contrast
+# at least 3:1 against both, WCAG's rule for graphics; a test checks it). Yellow vanishes on
+# white, black on dark, and orange and sky blue are too light for white, so orange is darkened
+# and a mid grey takes the last place.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#B87800", "#888888")
+DARK_BACKGROUND = "#121212"  # the dark theme's page colour, for the contrast test
 BASE_COLORS = {"A": "#009E73", "C": "#0072B2", "G": "#E69F00", "T": "#D55E00"}
 
 # ----------------------------------------------------------------------------- helpers
@@ -45,7 +50,7 @@ def _histories(histories) -> dict:
 
 def learning_curves(histories, *, metric: bool = True, figsize=None):
     """Loss (and the validation metric) per epoch for one or several models on shared axes:
-    solid lines validation, dashed training (chapter: Training recipes)."""
+    solid lines validation, dashed training (chapter: Speech)."""
     histories = _histories(histories)
     ncols = 2 if metric else 1
     fig, axes = plt.subplots(1, ncols, figsize=figsize or (5.5 * ncols, 3.8), squeeze=False)
@@ -76,7 +81,7 @@ def learning_curves(histories, *, metric: bool = True, figsize=None):
 
 def plot_confusion_matrix(cm, class_names, *, normalize: bool = True, ax=None, title: str = ""):
     """A confusion matrix as a heat map, true class down, predicted class across; with
-    ``normalize`` each row shows the fraction of that class (chapter: Evaluating models)."""
+    ``normalize`` each row shows the fraction of that class (chapter: Speech)."""
     cm = _numpy(cm).astype(float)
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     n = len(class_names)
@@ -282,7 +287,7 @@ def results_scatter(
     results, *, x: str = "parameters", y: str = "accuracy", size: str | None = "train_seconds"
 ):
     """One point per model: ``y`` against ``x`` (log scale), marker area proportional to ``size``
-    (chapter: Choosing an architecture). ``results`` is a list of dicts with a ``"name"``."""
+    (chapter: Choosing between RNNs and CNNs). ``results`` is a list of dicts with a ``"name"``."""
     labels = {
         "parameters": "parameters (count, log scale)",
         "train_seconds": "training time (s, log scale)",
@@ -307,8 +312,9 @@ def results_scatter(
 def results_bars(
     results, *, key: str = "accuracy", ylabel: str | None = None, lower: float | None = None
 ):
-    """A bar per model for one number (accuracy, seconds per epoch, ...) (chapter: Choosing an
-    architecture). ``lower`` starts the y axis there to show small differences (labelled)."""
+    """A bar per model for one number (accuracy, seconds per epoch, ...) (chapter: Choosing
+    between RNNs and CNNs). ``lower`` starts the y axis there to show small differences
+    (labelled)."""
     fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(results) + 1.5), 3.6))
     names = [r["name"] for r in results]
     values = [r[key] for r in results]

@@ -1,4 +1,4 @@
-"""One training loop for every model in the course (chapter: Training recipes).
+"""One training loop for every model in the course (chapter: Speech).
 
 :func:`fit` trains any model whose ``forward(x, lengths=None)`` returns one of the kinds of
 output :mod:`utils.evaluate` knows (logits, per-step logits, a CTC transcript) on in-memory
@@ -38,7 +38,7 @@ from utils.models.builder import count_parameters
 
 @dataclass
 class History:
-    """What happened during :func:`fit`, one entry per epoch (chapter: Training recipes).
+    """What happened during :func:`fit`, one entry per epoch (chapter: Speech).
 
     Saved to and loaded from JSON (:meth:`save`, :meth:`load`) so chapters and the benchmark can
     compare runs without retraining. ``best_epoch`` is 0-based; ``info`` holds anything else
@@ -110,7 +110,7 @@ class History:
 
 
 def save_checkpoint(model: nn.Module, path) -> Path:
-    """Save the model's weights, its ``state_dict`` only (chapter: Training recipes)."""
+    """Save the model's weights, its ``state_dict`` only (chapter: Speech)."""
     with atomic_write(path, "wb") as f:
         torch.save(model.state_dict(), f)
     return Path(path)
@@ -118,7 +118,7 @@ def save_checkpoint(model: nn.Module, path) -> Path:
 
 def load_checkpoint(model: nn.Module, path, device=None) -> nn.Module:
     """Load weights saved by :func:`save_checkpoint` into ``model``; ``weights_only=True`` refuses
-    anything but tensors, so a checkpoint cannot run code (chapter: Training recipes)."""
+    anything but tensors, so a checkpoint cannot run code (chapter: Speech)."""
     state = torch.load(path, map_location=device or "cpu", weights_only=True)
     model.load_state_dict(state)
     return model
@@ -129,7 +129,7 @@ def load_checkpoint(model: nn.Module, path, device=None) -> nn.Module:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train, the same for every family in a comparison (chapter: Training recipes).
+    """How to train, the same for every family in a comparison (chapter: Speech).
 
     - ``schedule``: ``"onecycle"`` (warm up to ``lr`` then anneal, stepped each batch),
       ``"cosine"`` (anneal from ``lr``) or ``None`` (constant ``lr``).
@@ -303,7 +303,7 @@ def fit(
 ) -> History:
     """Train ``model`` on ``train`` with ``recipe``, keep the epoch with the best metric on
     ``val`` and return a :class:`History`; the model ends with that epoch's weights (chapter:
-    Training recipes).
+    Speech).
 
     ``settings`` change single fields of the recipe: ``fit(model, train, val, epochs=3)`` is
     ``fit(model, train, val, Recipe(epochs=3))``. ``loss_fn(outputs, y)``: default cross-entropy

@@ -1,4 +1,4 @@
-"""Interactive controls for the notebooks, with a static fallback (chapter: Setup).
+"""Interactive controls for the notebooks, with a static fallback (chapter: Getting started).
 
 Each helper first shows a static figure for its default setting, so the published book (where
 no kernel answers the controls) still shows something meaningful; then, when a live Jupyter
@@ -33,7 +33,7 @@ def _show(fig) -> None:
 
 def interactive_figure(draw, controls: dict, *, live: bool | None = None) -> None:
     """Show ``draw(**defaults)`` and, with a live kernel, controls that redraw it
-    (chapter: Setup).
+    (chapter: Getting started).
 
     ``draw(**values)`` returns a matplotlib figure; ``controls`` maps each keyword to an
     ``ipywidgets`` control, or to a plain default value when no widgets are wanted (the value of
@@ -83,7 +83,7 @@ def architecture_picker(
     data, *, archs=("gru", "cnn2d", "crnn"), default=None, epochs=3, **fit_kwargs
 ):
     """Pick an architecture, train it briefly on ``data`` (a :class:`~utils.data.spec.TaskData`)
-    and see its learning curves (chapter: Choosing an architecture). The static version shows
+    and see its learning curves (chapter: Choosing between RNNs and CNNs). The static version shows
     ``default`` (the first of ``archs``)."""
     from utils.models import build_model
     from utils.plots import learning_curves

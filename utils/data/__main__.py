@@ -1,4 +1,4 @@
-"""Command line for the datasets (chapter: Setup).
+"""Command line for the datasets (chapter: Getting started).
 
 ``python -m utils.data fetch [NAME ...] [--verify] [--list]``  download and verify raw files
 ``python -m utils.data describe NAME``                          print a dataset card

@@ -1,4 +1,5 @@
-"""An on-disk cache for computed features, keyed by the parameters that made them (chapter: Setup).
+"""An on-disk cache for computed features, keyed by the parameters that made them
+(chapter: Getting started).
 
 ``cached("fsdd-logmel", params, compute)`` returns ``compute()``'s tensors, computing them at
 most once: the file name holds a hash of ``params`` (every argument that changes the result),
@@ -63,7 +64,8 @@ def _write(path: Path, params: dict, tensors: dict[str, torch.Tensor]) -> None:
 def cached(
     kind: str, params: dict, compute: Callable[[], dict[str, torch.Tensor]]
 ) -> dict[str, torch.Tensor]:
-    """``compute()``'s tensors, read from the cache if a good file exists (chapter: Setup).
+    """``compute()``'s tensors, read from the cache if a good file exists
+    (chapter: Getting started).
 
     ``params`` must be JSON-serialisable and name everything the result depends on.
     """

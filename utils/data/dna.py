@@ -15,6 +15,7 @@ unlike any real base to a model that reads column sums.) As integer tokens, A, C
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +30,19 @@ IUPAC = {
 }  # fmt: skip
 COMPLEMENT = str.maketrans("ACGTRYSWKMBDHVN", "TGCAYRSWMKVHDBN")
 
-# lookup tables indexed by ASCII code: one-hot column and token of every letter
-_ONE_HOT = np.zeros((256, 4), dtype=np.float32)
-_TOKEN = np.full(256, -1, dtype=np.int64)
-for _letter, _bases in IUPAC.items():
-    for _code in (ord(_letter), ord(_letter.lower())):
-        _ONE_HOT[_code, [ALPHABET.index(b) for b in _bases]] = 1.0 / len(_bases)
-        _TOKEN[_code] = ALPHABET.index(_letter) if _letter in ALPHABET else N_TOKEN
+
+@functools.cache
+def _lookup_tables() -> tuple[np.ndarray, np.ndarray]:
+    """The one-hot column ``[256, 4]`` and the token ``[256]`` of every letter, indexed by ASCII
+    code (-1: not a DNA letter); built on first use."""
+    one_hot = np.zeros((256, 4), dtype=np.float32)
+    token = np.full(256, -1, dtype=np.int64)
+    for letter, bases in IUPAC.items():
+        for code in (ord(letter), ord(letter.lower())):
+            one_hot[code, [ALPHABET.index(b) for b in bases]] = 1.0 / len(bases)
+            token[code] = ALPHABET.index(letter) if letter in ALPHABET else N_TOKEN
+    return one_hot, token
+
 
 # ----------------------------------------------------------------------------- reading
 
@@ -81,7 +88,7 @@ def read_fasta(path: Path, *, length: int | None = None) -> list[tuple[str, str]
 def check_sequence(sequence: str, *, where: str = "sequence") -> None:
     """Raise ``ValueError`` if ``sequence`` holds a letter that is not IUPAC DNA (chapter: DNA)."""
     codes = np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)
-    bad = np.nonzero(_TOKEN[codes] < 0)[0]
+    bad = np.nonzero(_lookup_tables()[1][codes] < 0)[0]
     if len(bad):
         i = int(bad[0])
         raise ValueError(
@@ -100,7 +107,7 @@ def _codes(sequences: list[str]) -> np.ndarray:
         raise ValueError(f"sequences must have one length to stack, got lengths {sorted(lengths)}")
     text = "".join(sequences).encode("ascii", errors="replace")
     codes = np.frombuffer(text, dtype=np.uint8).reshape(len(sequences), -1)
-    bad = np.nonzero(_TOKEN[codes] < 0)[0]
+    bad = np.nonzero(_lookup_tables()[1][codes] < 0)[0]
     if len(bad):  # name the first offending sequence
         check_sequence(sequences[int(bad[0])], where=f"sequence {int(bad[0])}")
     return codes
@@ -109,14 +116,14 @@ def _codes(sequences: list[str]) -> np.ndarray:
 def one_hot(sequences: list[str]) -> torch.Tensor:
     """Equal-length sequences -> one-hot ``[N, 4, L]`` float32 over A, C, G, T, ambiguous
     letters spread uniformly (chapter: DNA)."""
-    encoded = _ONE_HOT[_codes(sequences)]  # [N, L, 4]
+    encoded = _lookup_tables()[0][_codes(sequences)]  # [N, L, 4]
     return torch.from_numpy(np.ascontiguousarray(encoded.transpose(0, 2, 1)))  # [N, 4, L]
 
 
 def tokens(sequences: list[str]) -> torch.Tensor:
     """Equal-length sequences -> integer tokens ``[N, L]`` int64: A=0, C=1, G=2, T=3, other=4
     (chapter: DNA)."""
-    return torch.from_numpy(_TOKEN[_codes(sequences)])
+    return torch.from_numpy(_lookup_tables()[1][_codes(sequences)])
 
 
 def tokens_to_one_hot(tokens: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Download, verify and cache the course's datasets (chapter: Setup).
+"""Download, verify and cache the course's datasets (chapter: Getting started).
 
 ``fetch("fsdd")`` returns a folder under ``data/cache/`` that holds the dataset, downloading it
 first if needed. Every file is checked against the SHA-256 in the manifest
@@ -258,7 +258,7 @@ def dataset_info(name: str) -> Dataset:
 
 
 def fetch(name: str, *, verify: bool = False, retries: int = 3, progress: bool = True) -> Path:
-    """Make sure dataset ``name`` is in the cache and return its folder (chapter: Setup).
+    """Make sure dataset ``name`` is in the cache and return its folder (chapter: Getting started).
 
     A file already in place with the right size is trusted (the cache only ever receives
     verified files); ``verify=True`` re-hashes it and fetches it again if it changed.

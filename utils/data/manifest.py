@@ -1,4 +1,5 @@
-"""The datasets the course uses: where each file comes from and how to check it (chapter: Setup).
+"""The datasets the course uses: where each file comes from and how to check it
+(chapter: Getting started).
 
 Each :class:`Dataset` is a dataset card (title, homepage, licence, citation) with its files.
 ``utils.data.download.fetch`` reads this manifest; nothing here touches the network.

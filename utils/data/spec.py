@@ -1,4 +1,5 @@
-"""The contract between datasets and models: a task's metadata and its tensors (chapter: Setup).
+"""The contract between datasets and models: a task's metadata and its tensors
+(chapter: Getting started).
 
 Every loader returns a :class:`TaskData`; every model is sized from its :class:`TaskSpec`.
 Tensors stay in memory and are batched by indexing (``split.batch(idx)``), which on a laptop
@@ -70,7 +71,7 @@ class Split:
         return Split(self.x[index], self.y[index], lengths)
 
     def batch(self, index, device=None) -> Split:
-        """``split[index]`` as float32 on ``device``, ready for a model (chapter: Setup).
+        """``split[index]`` as float32 on ``device``, ready for a model (chapter: Getting started).
 
         Use this in training loops: inputs stored compactly (Fashion-MNIST keeps float16) are
         converted here, one batch at a time.

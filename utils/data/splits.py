@@ -1,4 +1,4 @@
-"""Seeded, stratified splits and quick-mode subsets (chapter: Setup).
+"""Seeded, stratified splits and quick-mode subsets (chapter: Getting started).
 
 Every split in the course is drawn the same way: shuffle the examples of each class (or of each
 stratum, e.g. digit × speaker) with a seeded generator and cut the same fraction from each, so
@@ -40,7 +40,7 @@ def stratified_split(
     strata: torch.Tensor, fractions: tuple[float, ...], *, seed: int = 0
 ) -> list[torch.Tensor]:
     """Cut examples into parts of the given fractions, the same fraction from every stratum
-    (chapter: Setup).
+    (chapter: Getting started).
 
     ``strata`` ([N], int) labels each example; ``fractions`` are the sizes of all parts but the
     last, which takes the rest: ``train, val, test = stratified_split(y, (0.8, 0.1))``.
@@ -77,7 +77,7 @@ def stratified_subset(
     indices: torch.Tensor, strata: torch.Tensor, size: int, *, seed: int = 0
 ) -> torch.Tensor:
     """``size`` of ``indices`` chosen at random but in proportion to their strata (chapter:
-    Setup): quick mode's small subsets keep the class balance of the full split.
+    Getting started): quick mode's small subsets keep the class balance of the full split.
 
     ``strata`` ([N], int) labels every example of the dataset; ``indices`` select some of them.
     Returns a sorted subset of ``indices`` (all of them if ``size >= len(indices)``).
@@ -97,7 +97,8 @@ def stratified_subset(
 def quick_subsets(
     splits: dict[str, torch.Tensor], strata: torch.Tensor, *, seed: int = 0
 ) -> dict[str, torch.Tensor]:
-    """Shrink each split to :data:`QUICK_SIZES` with :func:`stratified_subset` (chapter: Setup)."""
+    """Shrink each split to :data:`QUICK_SIZES` with :func:`stratified_subset`
+    (chapter: Getting started)."""
     return {
         name: stratified_subset(idx, strata, QUICK_SIZES[name], seed=seed + i)
         for i, (name, idx) in enumerate(splits.items())

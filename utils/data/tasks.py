@@ -1,4 +1,5 @@
-"""One entry point for every task: ``load_task(name, ...)`` and ``describe(name)`` (chapter: Setup).
+"""One entry point for every task: ``load_task(name, ...)`` and ``describe(name)``
+(chapter: Getting started).
 
 - ``speech``: FSDD spoken digits as log-mel or MFCC frames, layout ``sequence``; options
   ``features="logmel"|"mfcc"``, ``n_mels``, ``holdout_speaker`` (see ``load_speech``).
@@ -43,7 +44,7 @@ def _unknown(name: str, known) -> ValueError:
 def load_task(
     name: str, *, split: str | None = None, quick: bool | None = None, seed: int = 0, **options
 ) -> TaskData:
-    """Load a task's train/val/test tensors and metadata (chapter: Setup).
+    """Load a task's train/val/test tensors and metadata (chapter: Getting started).
 
     ``name``: ``"speech"``, ``"images"``, ``"promoters"`` or ``"motif_grammar"``.
     ``split``: ``None`` for the task's usual split; speech also offers ``"speaker"``
@@ -99,5 +100,5 @@ def dataset_card(name: str) -> str:
 
 
 def describe(name: str) -> None:
-    """Print a dataset card: ``describe("speech")`` (chapter: Setup)."""
+    """Print a dataset card: ``describe("speech")`` (chapter: Getting started)."""
     print(dataset_card(name))

@@ -1,5 +1,5 @@
 """The model zoo: recurrent, convolutional and hybrid networks, and a builder that sizes any of
-them for any task (chapters: Recurrent networks, Convolutional networks, Combining CNNs and RNNs).
+them for any task (chapters: Recurrent networks, Convolutional networks, Hybrids).
 
 Every model's ``forward(x, lengths=None)`` takes a batch and optional per-example lengths, so one
 training loop (:func:`utils.train.fit`) fits them all.

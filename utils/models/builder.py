@@ -1,5 +1,5 @@
 """Build any architecture for any task by name, sized from the task's metadata
-(chapter: Choosing an architecture).
+(chapter: Choosing between RNNs and CNNs).
 
 ``build_model("crnn", spec)`` reads ``spec.layout`` and ``spec.input_shape`` to size the first
 layer, ``spec.num_classes`` to size the last, and wraps the model in a :class:`LayoutAdapter`
@@ -37,7 +37,7 @@ LAYOUT_NAMES = {
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
-    """Number of (trainable) parameters (chapter: Choosing an architecture)."""
+    """Number of (trainable) parameters (chapter: Choosing between RNNs and CNNs)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -60,24 +60,33 @@ def _time_length(spec) -> int:
 class LayoutAdapter(nn.Module):
     """Check a batch against the task's layout, rearrange it into what ``model`` reads
     (``"sequence"``, ``"channels"`` or ``"image"``, see the module docstring) and call the model.
-    ``forward(x, lengths=None)`` returns whatever ``model`` returns."""
+    ``forward(x, lengths=None)`` returns whatever ``model`` returns.
+
+    Only the axes the architecture needs are fixed: the channels and features, never the length
+    (time steps, bases, image rows), which convolutions, recurrence and global pooling all handle.
+    A model whose head flattens (``CNN2d(head="flatten")``) checks its own fixed size.
+    """
 
     def __init__(self, model: nn.Module, layout: str, input_shape: tuple[int, ...], reads: str):
         super().__init__()
-        self.model, self.layout, self.input_shape, self.reads = (
-            model,
-            layout,
-            tuple(input_shape),
-            reads,
-        )
+        self.model, self.layout, self.reads = model, layout, reads
+        self.input_shape = tuple(input_shape)
+
+    def fixed_axes(self) -> tuple[dict[int, int], str]:
+        """``{axis: size}`` every batch must match, and what that means in words."""
+        if self.layout == "sequence":
+            return {2: self.input_shape[1]}, f"{self.input_shape[1]} features per step"
+        if self.layout == "dna":
+            return {1: 4}, "any length"
+        C, _, W = self.input_shape
+        if self.reads == "image":  # the 2-D model checks height (and width) itself
+            return {1: C}, f"{C} channel(s)"
+        return {1: C, 3: W}, f"{C} channel(s), rows of {W} pixels read in order"
 
     def forward(self, x, lengths=None):
-        fixed = {i + 1: n for i, n in enumerate(self.input_shape)}
-        if self.layout == "sequence":
-            fixed.pop(1)  # the time axis may vary
-        shape = ", ".join(map(str, self.input_shape))
-        what = f"{LAYOUT_NAMES[self.layout]} of shape [batch, {shape}]"
-        require_shape(x, what, len(self.input_shape) + 1, fixed)
+        fixed, details = self.fixed_axes()
+        expected = f"{LAYOUT_NAMES[self.layout]} with {details}"
+        require_shape(x, expected, len(self.input_shape) + 1, fixed)
         if x.dtype != torch.float32:
             x = x.float()  # data stored compactly (float16, uint8) -> the weights' float32
         x, lengths = self.rearrange(x, lengths)
@@ -206,7 +215,7 @@ ARCHITECTURES = {
 
 def build_model(arch: str, spec, *, width: float = 1.0, **overrides) -> nn.Module:
     """Build architecture ``arch`` (a key of ``ARCHITECTURES``) for the task described by ``spec``
-    (a :class:`~utils.data.spec.TaskSpec`) (chapter: Choosing an architecture).
+    (a :class:`~utils.data.spec.TaskSpec`) (chapter: Choosing between RNNs and CNNs).
 
     Returns a model with ``forward(x, lengths=None)`` taking the task's own layout. ``width``
     scales the default layer sizes; ``overrides`` go to the model class (e.g. ``hidden_size=32``,
@@ -224,7 +233,7 @@ def match_parameters(
     arch: str, spec, target: int, *, tolerance: float = 0.05, **overrides
 ) -> nn.Module:
     """Build ``arch`` with the ``width`` whose parameter count is closest to ``target``, so that
-    families are compared at the same budget (chapter: Choosing an architecture).
+    families are compared at the same budget (chapter: Choosing between RNNs and CNNs).
 
     Bisects the width (parameter count grows with it); stops within ``tolerance`` of the target.
     """

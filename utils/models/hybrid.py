@@ -1,5 +1,5 @@
 """Hybrids: convolutions find local patterns, a recurrent layer reads them in order
-(chapter: Combining CNNs and RNNs).
+(chapter: Hybrids).
 
 - :class:`CRNN` 2-D conv front end, then a (bi)GRU along the width/time axis: the speech and
   image workhorse.
