@@ -6,8 +6,8 @@ output :mod:`utils.evaluate` knows (logits, per-step logits, a CTC transcript) o
 
     for epoch in range(recipe.epochs):
         train_loss, train_value = train_one_epoch(model, train, step, recipe, generator)
-        val_loss, val_value = validate(model, val, step.loss_fn, recipe.metric)
-        if best.update(val_value, model, epoch) ...    # keep the best epoch's weights
+        val_loss, val_value = validate(model, val, step.loss_fn, recipe.metric, device)
+        if best.update(val_value, model, epoch): ...   # keep the best epoch's weights
 
 The :class:`Recipe` is what every family shares in a fair comparison: AdamW with weight decay on
 weight matrices only, a one-cycle (or cosine) learning rate stepped every batch, gradient
@@ -208,7 +208,6 @@ class TrainStep:
     scheduler: object
     loss_fn: object
     device: torch.device
-    scaler: torch.amp.GradScaler = None
 
     def __post_init__(self):
         self.use_amp = self.device.type == "cuda"  # float16 autocast on CUDA only
@@ -244,6 +243,8 @@ def train_one_epoch(model, train, step: TrainStep, recipe: Recipe, generator):
         total_loss += loss * len(idx)
         outputs_seen.append(outputs)
         labels_seen.append(batch.y.cpu())
+    if step.device.type == "cuda":
+        torch.cuda.synchronize()  # let the GPU finish before the caller stops the clock
     mean_loss = total_loss / len(train)
     if recipe.metric == "loss":
         return mean_loss, mean_loss
@@ -251,7 +252,7 @@ def train_one_epoch(model, train, step: TrainStep, recipe: Recipe, generator):
     return mean_loss, score(recipe.metric, outputs, torch.cat(labels_seen))
 
 
-def validate(model, val, loss_fn, metric: str, *, batch_size: int = 256, device=None):
+def validate(model, val, loss_fn, metric: str, device=None, *, batch_size: int = 256):
     """The loss and ``metric`` on ``val`` (dropout off): the evaluation pass of every epoch."""
     outputs = predict(model, val, batch_size=batch_size, device=device)
     loss = loss_fn(outputs, val.y.cpu()).item()
@@ -326,12 +327,8 @@ def fit(
     for epoch in range(recipe.epochs):
         start = time.perf_counter()
         train_loss, train_value = train_one_epoch(model, train, step, recipe, generator)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-        val_loss, val_value = validate(
-            model, val, step.loss_fn, recipe.metric, batch_size=max(256, recipe.batch_size)
-        )
+        val_loss, val_value = validate(model, val, step.loss_fn, recipe.metric, device)
         history.record(train_loss, val_loss, train_value, val_value, optimizer, seconds, len(train))
         if best.update(val_value, model, epoch):
             history.best_epoch = epoch
