@@ -159,3 +159,11 @@ def test_plot_accuracy_against_labels_axes_and_checks_lengths():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["CNN", "RNN", "chance"]
     with pytest.raises(ValueError, match="2 scores for 3 values"):
         plots.plot_accuracy_against([0, 2, 4], {"CNN": [0.9, 0.8]}, xlabel="shift")
+
+
+def test_plot_accuracy_against_keeps_a_family_colour():
+    fig = plots.plot_accuracy_against(
+        [1, 2], {"CRNN": [0.5, 0.6], "GRU": [0.4, 0.5]}, xlabel="k", colors={"CRNN": plots.color(3)}
+    )
+    crnn, gru = fig.axes[0].get_lines()[:2]
+    assert crnn.get_color() == plots.color(3) and gru.get_color() == plots.color(1)

@@ -165,7 +165,8 @@ def image_grid(images, labels, predictions=None, *, class_names=None, ncols: int
     labels = _numpy(labels).astype(int)
     n = len(images)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows), squeeze=False)
+    row_height = 1.55 if predictions is None else 1.8  # a wrong prediction's title has 2 lines
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, row_height * nrows), squeeze=False)
     name = (lambda k: str(class_names[k])) if class_names is not None else str
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -396,16 +397,20 @@ def plot_accuracy_against(
     title: str = "",
     ylabel: str = "accuracy (fraction)",
     chance: float | None = None,
+    colors: dict | None = None,
     ax=None,
 ):
     """One line per model: accuracy (or any score) against a setting such as a shift in pixels,
     an angle or a number of rows read, ``curves`` ``{name: [score per value]}`` (chapter:
-    Images). ``chance`` draws the accuracy of guessing as a dotted line."""
+    Images). ``chance`` draws the accuracy of guessing as a dotted line; ``colors``
+    ``{name: colour}`` keeps a family's colour the same across figures (default: the palette
+    in order)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.6))
     for i, (name, ys) in enumerate(curves.items()):
         if len(ys) != len(values):
             raise ValueError(f"{name}: {len(ys)} scores for {len(values)} values of {xlabel!r}")
-        ax.plot(values, ys, "o-", color=color(i), label=name, ms=4)
+        line_color = (colors or {}).get(name, color(i))
+        ax.plot(values, ys, "o-", color=line_color, label=name, ms=4)
     if chance is not None:
         ax.axhline(chance, color="#888888", ls=":", lw=1, label="chance")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
