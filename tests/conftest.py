@@ -1,12 +1,22 @@
 """Shared fixtures for the tests."""
 
 import os
+from pathlib import Path
 
 import pytest
 
 from utils.config import REPO_ROOT
 
 SHARED_MIRROR = REPO_ROOT.parent / "shared" / "data"  # CI and developers have ../shared beside it
+# the offline mirror tests read real data from: COURSE_DATA_MIRROR if it is a folder, else ../shared
+MIRROR = next(
+    (
+        Path(p)
+        for p in (os.environ.get("COURSE_DATA_MIRROR"), SHARED_MIRROR)
+        if p and Path(p).is_dir()
+    ),
+    SHARED_MIRROR,
+)
 
 
 @pytest.fixture

@@ -135,6 +135,7 @@ def test_speaker_normalisation_uses_each_splits_own_statistics():
 def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, capsys):
     few = recordings[:6]
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))  # a private cache; recordings stay put
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))  # and no other cache
     x40, _ = speech._cached_features(
         few, features="logmel", n_mels=40, n_mfcc=13, max_samples=8000, normalise="utterance"
     )

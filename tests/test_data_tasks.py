@@ -1,5 +1,7 @@
 """load_task and describe across tasks, and the feature cache on its own."""
 
+import errno
+
 import pytest
 import torch
 
@@ -53,6 +55,7 @@ def test_describe_prints_a_card(capsys):
 
 def test_cache_recomputes_corrupt_and_mismatched_files(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     calls = []
 
     def compute():
@@ -75,3 +78,34 @@ def test_cache_recomputes_corrupt_and_mismatched_files(tmp_path, monkeypatch, ca
     assert len(calls) == 4 and "do not match" in capsys.readouterr().out
     remaining = [p.name for p in (tmp_path / "features").iterdir()]
     assert remaining == [cache.cache_path("demo", {"n_mels": 64}).name]  # no temporary files
+
+
+def test_cache_falls_back_to_a_writable_folder(tmp_path, monkeypatch, capsys):
+    """A data folder that refuses the file sends it to the per-user cache; a chosen
+    COURSE_CACHE_DIR comes first; when nothing accepts it, it stays in memory with a note."""
+    blocked = tmp_path / "data"
+    blocked.mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(blocked))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user"))
+    monkeypatch.delenv("COURSE_CACHE_DIR", raising=False)
+
+    def compute():
+        return {"x": torch.ones(3)}
+
+    real_write = cache._write
+
+    def write(path, params, tensors):  # the data folder behaves as a read-only mount would
+        if blocked in path.parents:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_write(path, params, tensors)
+
+    monkeypatch.setattr(cache, "_write", write)
+    cache.cached("demo", {"k": 1}, compute)
+    assert list((tmp_path / "user/rnn-cnn-course/features").glob("demo-*.pt"))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "chosen"))
+    cache.cached("demo", {"k": 2}, compute)
+    assert list((tmp_path / "chosen/features").glob("demo-*.pt"))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(blocked / "inside"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked / "home"))
+    assert torch.equal(cache.cached("demo", {"k": 3}, compute)["x"], torch.ones(3))
+    assert "kept in memory only" in capsys.readouterr().out

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import SHARED_MIRROR
+from tests.conftest import MIRROR
 from utils import train
 from utils.config import REPO_ROOT
 
@@ -124,7 +124,7 @@ def test_fit_and_what_it_calls_fit_on_a_screen():
         assert lines <= 60, f"{piece.__qualname__} is {lines} lines"
 
 
-@pytest.mark.skipif(not SHARED_MIRROR.is_dir(), reason="needs the offline mirror beside the repo")
+@pytest.mark.skipif(not MIRROR.is_dir(), reason="needs the offline mirror beside the repo")
 def test_fetching_data_does_not_import_torch(tmp_path):
     """``python -m utils.data fetch`` downloads (here: from the mirror) without torch."""
     code = (
@@ -138,7 +138,7 @@ def test_fetching_data_does_not_import_torch(tmp_path):
     )
     env = os.environ | {
         "COURSE_DATA_DIR": str(tmp_path / "cache"),
-        "COURSE_DATA_MIRROR": str(SHARED_MIRROR),
+        "COURSE_DATA_MIRROR": str(MIRROR),
     }
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO_ROOT

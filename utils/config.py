@@ -6,6 +6,8 @@ Everything that depends on the environment is read here, once, from these variab
 - ``COURSE_QUICK=1``      quick mode: tiny data subsets and one epoch (tests, CI); unset for the
                           full settings the published book uses.
 - ``COURSE_DATA_DIR``     where downloads and feature caches go (default: ``data/cache``).
+- ``COURSE_CACHE_DIR``    where derived caches (computed features) go; default: the data folder
+                          when it is writable, else ``~/.cache/rnn-cnn-course``.
 - ``COURSE_DATA_MIRROR``  a folder, ``file://`` URL or ``https://`` base that replaces the
                           canonical dataset hosts (offline classrooms, CI).
 - ``COURSE_DEVICE``       force a device (``cpu``, ``cuda``, ``mps``); default: the best available.
@@ -44,6 +46,11 @@ class Config:
     def data_dir(self) -> Path:
         data_dir = os.environ.get("COURSE_DATA_DIR") or REPO_ROOT / "data" / "cache"
         return Path(data_dir).expanduser().resolve()
+
+    @property
+    def cache_dir(self) -> Path | None:
+        value = os.environ.get("COURSE_CACHE_DIR")
+        return Path(value).expanduser().resolve() if value else None
 
     @property
     def mirror(self) -> str | None:

@@ -14,12 +14,17 @@ If anything fails before the rename, the temporary file is removed and ``path`` 
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+# errors that mean "this folder cannot take the file" (no permission, read-only, full), as
+# opposed to a bug: callers fall back to another folder or say which setting to change
+WRITE_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
 
 
 @contextmanager

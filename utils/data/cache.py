@@ -6,32 +6,58 @@ most once: the file name holds a hash of ``params`` (every argument that changes
 so asking for 64 mel bands never reuses the file made with 40. Files are written atomically
 (temporary file, then ``os.replace``) and read with ``torch.load(weights_only=True)``; a file
 that cannot be read, or whose stored parameters differ, is deleted and computed again.
+
+**Where.** Reading the data never needs write access to the data folder, so a class can share
+one read-only folder that an instructor filled. Cache files are looked for in
+``COURSE_CACHE_DIR/features`` (if set), ``<data folder>/features`` and the per-user
+``~/.cache/rnn-cnn-course/features``; a new one is written to the first of those that accepts
+it, and when none does the features are kept in memory, with a one-line note.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from utils.config import config
-from utils.files import atomic_write
+from utils.files import WRITE_ERRORS, atomic_write
 
 # bump when a feature computation changes, so that old cache files are not reused
 CACHE_VERSION = 1
 
 
 def features_dir() -> Path:
-    """Where feature caches live: ``<COURSE_DATA_DIR>/features``."""
+    """The data folder's own feature caches: ``<COURSE_DATA_DIR>/features``."""
     return config.data_dir / "features"
 
 
+def user_cache_dir() -> Path:
+    """The per-user cache folder: ``$XDG_CACHE_HOME/rnn-cnn-course`` (``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "rnn-cnn-course"
+
+
+def feature_dirs() -> list[Path]:
+    """Where cache files may be, in the order they are read and tried for writing."""
+    if config.cache_dir is not None:
+        return [config.cache_dir / "features", features_dir()]
+    return [features_dir(), user_cache_dir() / "features"]
+
+
 def cache_path(kind: str, params: dict) -> Path:
-    """The cache file for ``kind`` made with ``params``: ``features/<kind>-<hash>.pt``."""
-    return features_dir() / f"{kind}-{_params_hash(params)}.pt"
+    """Where :func:`cached` first tries to write ``kind`` made with ``params``:
+    ``features/<kind>-<hash>.pt`` in the first of :func:`feature_dirs`."""
+    return feature_dirs()[0] / _file_name(kind, params)
+
+
+def _file_name(kind: str, params: dict) -> str:
+    return f"{kind}-{_params_hash(params)}.pt"
 
 
 def _params_json(params: dict) -> str:
@@ -69,24 +95,47 @@ def cached(
 
     ``params`` must be JSON-serialisable and name everything the result depends on.
     """
-    path = cache_path(kind, params)
-    if path.exists():
+    name = _file_name(kind, params)
+    for folder in feature_dirs():
+        path = folder / name
+        if not path.exists():
+            continue
         try:
             return _read(path, params)
         except Exception as error:  # truncated, not a torch file, wrong content: recompute
             print(f"{kind}: cached features {path.name} are unreadable ({error}); recomputing.")
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only folder keeps its bad file
+                path.unlink(missing_ok=True)
     tensors = compute()
-    _write(path, params, tensors)
+    _store(kind, name, params, tensors)
     return tensors
 
 
+def _store(kind: str, name: str, params: dict, tensors: dict[str, torch.Tensor]) -> Path | None:
+    """Write to the first cache folder that accepts the file; None (and a note) if none does."""
+    refused = []
+    for folder in feature_dirs():
+        try:
+            _write(folder / name, params, tensors)
+            return folder / name
+        except OSError as error:
+            if error.errno not in WRITE_ERRORS:
+                raise
+            refused.append(f"{folder} ({error.strerror})")
+    print(
+        f"{kind}: features kept in memory only, no cache folder is writable "
+        f"({'; '.join(refused)}); set COURSE_CACHE_DIR to keep them between runs."
+    )
+    return None
+
+
 def clear_cache(kind: str | None = None) -> int:
-    """Delete cached feature files (all, or those of one ``kind``); return how many."""
-    folder = features_dir()
-    if not folder.is_dir():
-        return 0
-    files = list(folder.glob(f"{kind}-*.pt" if kind else "*.pt"))
-    for path in files:
-        path.unlink(missing_ok=True)
-    return len(files)
+    """Delete cached feature files (all, or those of one ``kind``) wherever this user can;
+    return how many."""
+    removed = 0
+    for folder in feature_dirs():
+        for path in folder.glob(f"{kind}-*.pt" if kind else "*.pt"):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed

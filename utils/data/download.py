@@ -9,6 +9,16 @@ rename), so an interrupted or corrupt download never leaves a file that passes f
 hosts: the mirror holds ``<mirror_path>`` of each resource, e.g. ``fsdd/free-spoken-digit-...``.
 The verification is the same either way.
 
+**Several processes at once** (a class on one JupyterHub, two notebooks on one laptop, a
+parallel book build): each dataset has an inter-process lock, ``<data folder>/.<name>.lock``.
+One process downloads while the others wait (and say so), then find the files in place. The
+lock is ``filelock``'s (py-filelock: maintained, used by pip's and Hugging Face's caches, and
+portable, where the standard library's ``fcntl.flock`` is POSIX-only); on Linux and macOS it is
+an ``flock`` that the kernel releases when its process dies, so a killed download never blocks
+the next one. Leftover temporary files are removed only by a process holding the lock, when no
+live process can own them. A dataset already in place is returned without writing anything, so
+a read-only shared data folder works.
+
 Command line: ``python -m utils.data fetch [NAME ...] [--verify] [--list]``.
 """
 
@@ -16,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import errno
 import gzip
 import hashlib
 import os
@@ -28,10 +37,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from utils.config import config
 from utils.data.manifest import MANIFEST, Dataset, Resource
+from utils.files import WRITE_ERRORS
 
 # ----------------------------------------------------------------------------- errors
 
@@ -231,8 +245,27 @@ def _install(resource: Resource, folder: Path, *, dataset: str, retries: int, pr
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextmanager
+def dataset_lock(name: str) -> Iterator[None]:
+    """Hold dataset ``name``'s inter-process lock; if another process holds it, say so and wait
+    (chapter: Getting started)."""
+    lock = FileLock(config.data_dir / f".{name}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"{name}: waiting for another process to finish fetching {name}...", flush=True)
+        start = time.perf_counter()
+        lock.acquire()  # no time-out: the kernel frees the lock of a process that died
+        print(f"{name}: waited {time.perf_counter() - start:.1f} s for the other process.")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _clean_leftovers(folder: Path) -> None:
-    """Remove temporary files that a killed process may have left behind."""
+    """Remove temporary files left by a killed process (call it holding the dataset's lock:
+    then no live process owns them)."""
     for leftover in [*folder.rglob(".download-*.part"), *folder.rglob(".staging-*")]:
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
@@ -241,8 +274,6 @@ def _clean_leftovers(folder: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- public API
-
-_WRITE_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 def dataset_info(name: str) -> Dataset:
@@ -261,31 +292,41 @@ def fetch(name: str, *, verify: bool = False, retries: int = 3, progress: bool =
     """Make sure dataset ``name`` is in the cache and return its folder (chapter: Getting started).
 
     A file already in place with the right size is trusted (the cache only ever receives
-    verified files); ``verify=True`` re-hashes it and fetches it again if it changed.
+    verified files); ``verify=True`` re-hashes it and fetches it again if it changed. Safe to
+    call from several processes at once (see the module docstring).
     """
     dataset = dataset_info(name)
     folder = config.data_dir / name
+    if not verify and all(_is_cached(folder, r) for r in dataset.resources):
+        return folder  # in place: nothing to write, so a read-only data folder is fine
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _clean_leftovers(folder)
-        for resource in dataset.resources:
-            if _is_cached(folder, resource):
-                if not verify:
-                    continue
-                try:
-                    _verify(folder / resource.target, resource, url="the cache", dataset=name)
-                    continue
-                except ChecksumError:
-                    print(f"{name}: cached {resource.target} is corrupt; fetching it again.")
-            _install(resource, folder, dataset=name, retries=retries, progress=progress)
+        with dataset_lock(name):
+            _fetch_missing(dataset, folder, verify=verify, retries=retries, progress=progress)
     except OSError as error:
-        if error.errno not in _WRITE_ERRORS:
+        if error.errno not in WRITE_ERRORS:
             raise
         raise DownloadError(
             f"Cannot write the {name} dataset into {folder} ({error.strerror}). Set "
             "COURSE_DATA_DIR to a writable folder with enough space and run again."
         ) from error
     return folder
+
+
+def _fetch_missing(dataset: Dataset, folder: Path, *, verify: bool, retries: int, progress: bool):
+    """Install every resource of ``dataset`` not yet in ``folder`` (hold the dataset's lock)."""
+    name = dataset.name
+    _clean_leftovers(folder)
+    for resource in dataset.resources:
+        if _is_cached(folder, resource):  # perhaps installed by the process we waited for
+            if not verify:
+                continue
+            try:
+                _verify(folder / resource.target, resource, url="the cache", dataset=name)
+                continue
+            except ChecksumError:
+                print(f"{name}: cached {resource.target} is corrupt; fetching it again.")
+        _install(resource, folder, dataset=name, retries=retries, progress=progress)
 
 
 def main(argv: list[str] | None = None) -> int:
