@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.installed
 QUICK  := $(filter 1 true yes on,$(COURSE_QUICK))
 BOOK_OUT := $(if $(QUICK),_quick,.)
 
-.PHONY: book test student publish-student bench lint format data env clean
+.PHONY: book test student publish-student bench lint format hooks release data env clean
 
 # The execution cache (and Sphinx's own) is keyed on each notebook's code only; outputs also
 # depend on utils/ and the pinned packages, so a change there clears the build and every
@@ -53,6 +53,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The git hooks (.pre-commit-config.yaml: notebook outputs stripped, ruff) on every tracked file,
+# as CI runs them; a hook that has to change a file fails and shows the change.
+hooks: $(STAMP)
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+# Tag a release: make release VERSION=0.2.0 (RELEASE_ARGS=--dry-run to see the steps first;
+# RELEASE_ARGS="--timing FILE" to record an existing full benchmark). Never pushes; see
+# CONTRIBUTING.md and utils/course/release.py.
+release: $(STAMP)
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=X.Y.Z [RELEASE_ARGS=--dry-run]"; exit 2; }
+	$(BIN)/python -m utils.course.release $(VERSION) $(RELEASE_ARGS)
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -65,6 +77,8 @@ env: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[dev]"
+	@# In a git checkout, install the pre-commit hook (.pre-commit-config.yaml) too.
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then $(BIN)/pre-commit install; fi
 	@touch $@
 
 clean:
