@@ -70,6 +70,51 @@ def information_content(pfm: torch.Tensor, background: float = 0.25) -> torch.Te
     return p * bits
 
 
+def reverse_complement_pfm(pfm: torch.Tensor) -> torch.Tensor:
+    """The matrix of the other strand, ``[k, 4]`` -> ``[k, 4]``: positions reversed and A<->T,
+    C<->G swapped, which in ACGT order reverses the base axis too (chapter: DNA)."""
+    return torch.as_tensor(pfm).flip(0, 1)
+
+
+def _column_correlations(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of matching columns of ``[n, 4]`` matrices -> ``[n]``; a column
+    with no variation (uniform) correlates 0 with anything."""
+    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
+    norms = a.norm(dim=1) * b.norm(dim=1)  # [n]
+    return torch.where(norms > 1e-12, (a * b).sum(dim=1) / norms.clamp(min=1e-12), 0.0)
+
+
+def pfm_similarity(pfm, reference, *, min_overlap: int | None = None) -> dict:
+    """How well a learned matrix matches a known motif (chapter: DNA).
+
+    Slide ``reference`` ``[w, 4]`` along ``pfm`` ``[k, 4]`` (both probabilities), on both
+    strands, and score each placement by the mean Pearson correlation between aligned columns
+    (the column score of TOMTOM's ``pearson`` option). The overlap must be at least
+    ``min_overlap`` positions (default: the shorter matrix, so one lies inside the other).
+    Returns ``{"score": best mean correlation in [-1, 1], "offset": reference start within pfm
+    (negative: it starts before), "strand": "+" or "-"}``.
+    """
+    pfm = torch.as_tensor(pfm, dtype=torch.float64)
+    reference = torch.as_tensor(reference, dtype=torch.float64)
+    if pfm.ndim != 2 or reference.ndim != 2 or pfm.shape[1] != 4 or reference.shape[1] != 4:
+        raise ValueError(
+            f"expected two [positions, 4] matrices, got {list(pfm.shape)} and "
+            f"{list(reference.shape)}: transpose a [4, positions] matrix with .T"
+        )
+    k, w = len(pfm), len(reference)
+    overlap = min(k, w) if min_overlap is None else min_overlap
+    if not 1 <= overlap <= min(k, w):
+        raise ValueError(f"min_overlap must be between 1 and {min(k, w)}, got {min_overlap}")
+    best = {"score": -2.0, "offset": 0, "strand": "+"}
+    for strand, ref in (("+", reference), ("-", reverse_complement_pfm(reference))):
+        for offset in range(overlap - w, k - overlap + 1):
+            lo, hi = max(0, offset), min(k, offset + w)  # the overlap, in pfm positions
+            score = _column_correlations(pfm[lo:hi], ref[lo - offset : hi - offset]).mean()
+            if score > best["score"] + 1e-12:
+                best = {"score": float(score), "offset": offset, "strand": strand}
+    return best
+
+
 # ----------------------------------------------------------------------------- inside a network
 
 

@@ -144,3 +144,19 @@ def reverse_complement(x: torch.Tensor) -> torch.Tensor:
 def reverse_complement_sequence(sequence: str) -> str:
     """``"AACG" -> "CGTT"``, IUPAC letters included (chapter: DNA)."""
     return sequence.upper().translate(COMPLEMENT)[::-1]
+
+
+def gc_content(x: torch.Tensor) -> torch.Tensor:
+    """Fraction of G and C in each one-hot sequence ``[N, 4, L]`` -> ``[N]`` (chapter: DNA). An
+    ``N`` (0.25 on each base) counts as half a G or C."""
+    if x.ndim != 3 or x.shape[1] != 4:
+        raise ValueError(f"expected one-hot DNA [N, 4, L], got shape {list(x.shape)}")
+    return x[:, 1:3].sum(dim=(1, 2)) / x.shape[2]  # C and G rows, over all positions -> [N]
+
+
+def iupac_pfm(consensus: str) -> torch.Tensor:
+    """A position frequency matrix ``[k, 4]`` from an IUPAC consensus, each letter's bases
+    equally likely: ``"TATAWAWR"`` (the TATA box) has ``W`` = A or T at 0.5 each (chapter: DNA)."""
+    check_sequence(consensus, where=f"consensus {consensus!r}")
+    table = torch.from_numpy(_lookup_tables()[0])  # [256, 4]
+    return table[list(consensus.upper().encode("ascii"))]  # [k, 4]

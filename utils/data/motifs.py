@@ -86,6 +86,19 @@ def load_motifs() -> dict[str, Motif]:
     }
 
 
+def _gap_range(gap, min_gap: int) -> tuple[int, int]:
+    """``gap`` (``None``, an int or a ``(low, high)`` pair) as an inclusive range of gaps."""
+    if gap is None:
+        return min_gap, min_gap
+    low, high = (gap, gap) if isinstance(gap, int) else tuple(gap)
+    if not 0 <= low <= high:
+        raise ValueError(
+            f"gap must be a number of bases >= 0 or a pair (low, high) with 0 <= low <= high, "
+            f"got {gap!r}"
+        )
+    return int(low), int(high)
+
+
 def sample_sites(motif: Motif, n: int, generator: torch.Generator) -> torch.Tensor:
     """``n`` binding sites drawn from the motif's column probabilities: tokens ``[n, W]``."""
     columns = motif.probabilities().T  # [W, 4]
@@ -103,9 +116,16 @@ def make_motif_sequences(
     motif_a: str = "CTCF",
     motif_b: str = "TAL1::TCF3",
     min_gap: int = 10,
+    gap: int | tuple[int, int] | None = None,
     seed: int = 0,
 ) -> dict[str, torch.Tensor]:
     """Generate one motif task (chapter: DNA).
+
+    The *gap* between the two sites is the number of bases from the end of the left site's
+    window to the start of the right site, windows being as wide as the wider motif: the
+    right site starts ``width + gap`` bases after the left one. ``gap=None``: two random
+    positions at least ``min_gap`` apart; ``gap=30``: exactly 30; ``gap=(10, 60)``: uniform
+    between 10 and 60 inclusive, the left site then placed uniformly where both fit.
 
     Returns ``tokens`` ``[n, length]`` (0-3 = ACGT), ``labels`` ``[n]`` (half of each class),
     ``starts`` ``[n, 2]`` (the two sites' first positions, left one first) and ``motifs``
@@ -121,18 +141,28 @@ def make_motif_sequences(
             raise ValueError(f"unknown motif {name!r}; stored motifs: {', '.join(motifs)}")
     a, b = motifs[motif_a], motifs[motif_b]
     width = max(a.width, b.width)
-    if length < 2 * width + min_gap:
-        raise ValueError(f"length {length} cannot hold two {width}-bp sites {min_gap} bp apart")
+    low, high = _gap_range(gap, min_gap)
+    if length < 2 * width + high:
+        raise ValueError(
+            f"length {length} cannot hold two {width}-bp sites {high} bp apart: use a gap of at "
+            f"most {length - 2 * width} bp or a length of at least {2 * width + high}"
+        )
 
     # the same draws, in the same order, for every variant
     g = torch.Generator().manual_seed(seed)
     tokens = torch.randint(0, 4, (n, length), generator=g)  # [n, L] uniform background
     labels = torch.zeros(n, dtype=torch.long)
     labels[torch.randperm(n, generator=g)[: n // 2]] = 1
-    starts = torch.randint(0, length - width + 1, (n, 2), generator=g)
-    while (clash := (starts[:, 0] - starts[:, 1]).abs() < width + min_gap).any():
-        starts[clash] = torch.randint(0, length - width + 1, (int(clash.sum()), 2), generator=g)
-    starts = torch.sort(starts, dim=1).values  # [n, 2], left site first
+    if gap is None:
+        starts = torch.randint(0, length - width + 1, (n, 2), generator=g)
+        while (clash := (starts[:, 0] - starts[:, 1]).abs() < width + min_gap).any():
+            starts[clash] = torch.randint(0, length - width + 1, (int(clash.sum()), 2), generator=g)
+        starts = torch.sort(starts, dim=1).values  # [n, 2], left site first
+    else:
+        gaps = torch.randint(low, high + 1, (n,), generator=g)  # [n]
+        room = length - 2 * width - gaps + 1  # [n] places for the left site
+        left = (torch.rand(n, generator=g) * room).long()  # [n], uniform in [0, room)
+        starts = torch.stack([left, left + width + gaps], dim=1)  # [n, 2]
     pools = (sample_sites(a, n, g), sample_sites(b, n, g))  # [n, W_a], [n, W_b]
 
     # which motif sits in each slot, and which pool entry it uses
@@ -164,18 +194,27 @@ def load_motif_grammar(
     motif_a: str = "CTCF",
     motif_b: str = "TAL1::TCF3",
     min_gap: int = 10,
+    gap: int | tuple[int, int] | None = None,
     quick: bool | None = None,
     seed: int = 0,
 ) -> TaskData:
     """A motif task as a ``"dna"`` task: ``x`` ``[B, 4, length]`` one-hot (chapter: DNA).
 
     ``split="random"``: 80/10/10, stratified and seeded; quick mode keeps a few hundred.
+    ``gap`` fixes the spacing of the two sites (see :func:`make_motif_sequences`).
     """
     if split != "random":
         raise ValueError(f"motif_grammar splits: 'random' (stratified, seeded), got {split!r}")
     quick = config.quick if quick is None else quick
     data = make_motif_sequences(
-        variant, n=n, length=length, motif_a=motif_a, motif_b=motif_b, min_gap=min_gap, seed=seed
+        variant,
+        n=n,
+        length=length,
+        motif_a=motif_a,
+        motif_b=motif_b,
+        min_gap=min_gap,
+        gap=gap,
+        seed=seed,
     )
     labels = data["labels"]
     train, val, test = stratified_split(labels, (0.8, 0.1), seed=seed)
@@ -204,6 +243,7 @@ def load_motif_grammar(
             "length": length,
             "n": n,
             "min_gap": min_gap,
+            "gap": gap,
             "jaspar_release": jaspar_info()["release"],
             "site_starts": {k: data["starts"][v] for k, v in parts.items()},
             "site_motifs": {k: data["motifs"][v] for k, v in parts.items()},
@@ -213,3 +253,22 @@ def load_motif_grammar(
         },
     )
     return TaskData(spec, make(parts["train"]), make(parts["val"]), make(parts["test"]))
+
+
+def make_motif_split(
+    variant: str,
+    *,
+    n: int = 1000,
+    length: int = 200,
+    gap: int | tuple[int, int] | None = None,
+    motif_a: str = "CTCF",
+    motif_b: str = "TAL1::TCF3",
+    seed: int = 1,
+) -> Split:
+    """A fresh test set of ``n`` sequences at any ``length`` and ``gap``: ``x`` ``[n, 4,
+    length]`` (chapter: DNA). Use a ``seed`` other than the training task's, so that no
+    background or site is shared with training: e.g. train at 200 bp, test at 800 bp."""
+    data = make_motif_sequences(
+        variant, n=n, length=length, motif_a=motif_a, motif_b=motif_b, gap=gap, seed=seed
+    )
+    return Split(tokens_to_one_hot(data["tokens"]), data["labels"])  # [n, 4, length]

@@ -161,6 +161,13 @@ def _cnn1d(shape, classes, spec, width, **kw):
     return CNN1d(shape[0], classes, **kw)
 
 
+def _cnn1d_flat(shape, classes, spec, width, **kw):
+    """The 1-D CNN with a flattening head: it keeps where each pattern was (chapter: DNA)."""
+    return _cnn1d(
+        shape, classes, spec, width, **({"head": "flatten", "input_length": shape[1]} | kw)
+    )
+
+
 def _cnn2d(shape, classes, spec, width, **kw):
     kw = {"channels": tuple(_scale(c, width) for c in (16, 32, 64))} | kw
     return CNN2d(shape[0], classes, input_size=shape[1:], **_long_frames(spec, kw))
@@ -205,6 +212,7 @@ ARCHITECTURES = {
     "bilstm": _rnn("lstm", True),
     "bigru": _rnn("gru", True),
     "cnn1d": ("channels", _cnn1d),
+    "cnn1d_flat": ("channels", _cnn1d_flat),
     "tcn": ("channels", _tcn),
     "cnn2d": ("image", _cnn2d),
     "crnn": ("image", _crnn),

@@ -85,10 +85,18 @@ def pools_2d(input_size, num_blocks, pool_height=2, pool_width=2):
 class CNN1d(nn.Module):
     """1-D CNN classifier: ``x`` ``[B, C, L]`` -> logits ``[B, classes]``.
 
-    A stack of conv blocks, then a global max (or mean) over what is left of the length. The
-    global pool makes it indifferent to where along the sequence a pattern occurs. ``lengths``
-    is accepted and ignored (padding is short and zero).
+    A stack of conv blocks, then a ``head`` over what is left of the length:
+
+    - ``"global_pool"`` (default): a global max (or mean, ``global_pool="mean"``); it makes the
+      network indifferent to where along the sequence a pattern occurs, and reads any length.
+    - ``"flatten"``: keep every pooled position, ``[B, C', L']`` -> ``[B, C' * L']``, so the
+      classifier has one weight per position and can tell *where* (and so in which order)
+      patterns occur (chapter: DNA); it needs ``input_length`` and reads only that length.
+
+    ``lengths`` is accepted and ignored (padding is short and zero).
     """
+
+    HEADS = ("global_pool", "flatten")
 
     def __init__(
         self,
@@ -102,8 +110,17 @@ class CNN1d(nn.Module):
         batch_norm: bool = True,
         dropout: float = 0.1,
         global_pool: str = "max",
+        head: str = "global_pool",
+        input_length: int | None = None,
     ):
         super().__init__()
+        if head not in self.HEADS:
+            raise ValueError(f"head must be one of {self.HEADS}, got {head!r}")
+        if head == "flatten" and input_length is None:
+            raise ValueError(
+                "head='flatten' has one weight per position: pass input_length (the sequence "
+                "length it will read), e.g. CNN1d(4, 2, head='flatten', input_length=200)"
+            )
         n = len(channels)
         kernels, dilations, pools = (
             _as_tuple(kernel_size, n),
@@ -128,13 +145,33 @@ class CNN1d(nn.Module):
         )
         if global_pool not in ("max", "mean"):
             raise ValueError(f"global_pool must be 'max' or 'mean', got {global_pool!r}")
-        self.global_pool = global_pool
-        self.head = nn.Linear(channels[-1], num_classes)
+        self.global_pool, self.head_type, self.input_length = global_pool, head, input_length
+        features = channels[-1]
+        if head == "flatten":
+            pooled = input_length
+            for p in pools:
+                pooled = math.ceil(pooled / p)  # ceil_mode pooling
+            features = channels[-1] * pooled
+        self.head = nn.Linear(features, num_classes)
 
     def forward(self, x, lengths=None):
-        require_shape(x, f"[batch, {self.in_channels} channels, length]", 3, {1: self.in_channels})
+        C, L = self.in_channels, self.input_length
+        if self.head_type == "flatten":
+            expected = (
+                f"[batch, {C} channels, {L} positions] (a flattening head reads only the length "
+                f"it was built for: build one for {x.shape[-1]} positions, or use "
+                "head='global_pool')"
+            )
+            require_shape(x, expected, 3, {1: C, 2: L})
+        else:
+            require_shape(x, f"[batch, {C} channels, length]", 3, {1: C})
         h = self.features(x)  # (B, C', L')
-        h = h.amax(dim=2) if self.global_pool == "max" else h.mean(dim=2)  # (B, C')
+        if self.head_type == "flatten":
+            h = h.flatten(1)  # (B, C' * L'): one feature per channel and position
+        elif self.global_pool == "max":
+            h = h.amax(dim=2)  # (B, C')
+        else:
+            h = h.mean(dim=2)  # (B, C')
         return self.head(h)  # (B, classes)
 
 
