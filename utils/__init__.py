@@ -7,7 +7,8 @@ one way, from the top of this list to the bottom (a test checks that there is no
 - ``utils.train``     the training loop (``fit``), its ``Recipe`` and its ``History``
 - ``utils.evaluate``  predictions, the kinds of model output, scores, speed measurements
 - ``utils.metrics``, ``utils.ctc``  classification metrics; CTC loss, decoding, error rates
-- ``utils.plots``, ``utils.interpret``  figures and model inspection
+- ``utils.plots``, ``utils.interpret``, ``utils.dynamics``  figures, model inspection, gradients
+  through time
 - ``utils.models``    recurrent, convolutional and hybrid networks (``build_model``)
 - ``utils.data``      the datasets: download, loaders, features (``load_task``)
 - ``utils.checks``    automatic checks for the exercises

@@ -308,3 +308,190 @@ def check_nearest_mean_accuracy(answer, train_x, train_y, test_x, test_y):
             "the largest dot product favours bright, large classes; take the smallest distance.",
         )
     return report(name, False, "not quite: means over training images, then the closest mean.")
+
+
+# ------------------------------------------------------------------ chapters: Foundations (Part I)
+
+
+def _whole(answer) -> int | None:
+    """``answer`` as an int if it is a whole number, else None."""
+    if not _is_number(answer) or float(answer) != int(float(answer)):
+        return None
+    return int(float(answer))
+
+
+def check_flattened_size(answer, *, channels: int, length: int, pools):
+    """Check how many numbers a 1-D CNN hands its dense head after "same" convolutions and
+    max-pools (ceil mode) of the given sizes (chapter: Choosing between RNNs and CNNs)."""
+    name = "flattened size"
+    answer = _whole(answer)
+    if answer is None:
+        return report(name, False, "a number of inputs to a dense layer is a whole number.")
+    remaining = length
+    for pool in pools:
+        remaining = -(-remaining // pool)  # ceil: a pool of 2 halves the length, rounding up
+    expected = channels * remaining
+    if answer == expected:
+        return report(name, True, "right: channels × the length left after pooling.")
+    hints = {
+        channels * length: "the pools shrink the length before the dense layer: divide by each.",
+        remaining: "every channel keeps its own value at each position: multiply by channels.",
+        length: "the dense layer sees every channel at every remaining position.",
+    }
+    if len(pools) > 1:
+        hints[channels * -(-length // pools[0])] = "every pool divides the length, not only one."
+    if answer in hints:
+        return report(name, False, hints[answer])
+    return report(name, False, "too small." if answer < expected else "too large.")
+
+
+def check_lstm_parameters(answer, *, input_size: int, hidden_size: int):
+    """Check a hand count of the parameters of one ``nn.LSTM`` layer (chapter: Recurrent
+    networks)."""
+    name = "LSTM parameters"
+    answer = _whole(answer)
+    if answer is None:
+        return report(name, False, "a number of parameters is a whole number.")
+    F, H = input_size, hidden_size
+    per_gate = H * F + H * H + 2 * H  # input weights, recurrent weights, two bias vectors
+    expected = 4 * per_gate
+    if answer == expected:
+        return report(
+            name,
+            True,
+            "right: four blocks (three gates and the candidate), each with "
+            "input weights, recurrent weights and two bias vectors.",
+        )
+    hints = {
+        4 * (H * F + H * H + H): "PyTorch gives each block two bias vectors (b_i and b_h).",
+        4 * (H * F + H * H): "the biases are parameters too.",
+        3 * per_gate: "three blocks of weights is a GRU; an LSTM has four.",
+        per_gate: "an LSTM has one block of weights per gate, plus one for the candidate.",
+        2 * expected: "one direction only: a bidirectional LSTM would have twice as many.",
+        4 * (H * F + 2 * H): "each block also has recurrent weights, from h to itself.",
+    }
+    if answer in hints:
+        return report(name, False, hints[answer])
+    return report(name, False, "too small." if answer < expected else "too large.")
+
+
+def check_adding_baseline(answer):
+    """Check the mean squared error of always answering 1.0 on the adding problem, whose target
+    is the sum of two independent uniform numbers on [0, 1) (chapter: Recurrent networks)."""
+    name = "adding-problem baseline"
+    if not _is_number(answer):
+        return report(name, False, "give the mean squared error as a number.")
+    answer = float(answer)
+    if math.isclose(answer, 1 / 6, abs_tol=2e-3):
+        return report(
+            name, True, "right: the variance of a sum of two independent U(0, 1), 1/12 + 1/12."
+        )
+    if math.isclose(answer, 1 / 12, abs_tol=2e-3):
+        return report(
+            name, False, "1/12 is the variance of one uniform number; the target adds two."
+        )
+    if math.isclose(answer, (1 / 6) ** 0.5, abs_tol=2e-3):
+        return report(
+            name, False, "that is a standard deviation; the mean *squared* error is a variance."
+        )
+    if math.isclose(answer, 1 / 3, abs_tol=2e-3):
+        return report(name, False, "variances of independent numbers add; they do not double.")
+    return report(
+        name, False, "the best constant is the mean, 1.0: its error is the variance of the target."
+    )
+
+
+def check_conv_output_length(
+    answer, *, length: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1
+):
+    """Check the output length of a 1-D convolution (chapter: Convolutional networks)."""
+    name = "output length"
+    answer = _whole(answer)
+    if answer is None:
+        return report(name, False, "a length is a whole number of steps.")
+    span = dilation * (kernel_size - 1)  # how far the first and last tap of a kernel are apart
+    expected = (length + 2 * padding - span - 1) // stride + 1
+    if answer == expected:
+        return report(name, True, "right: floor((L + 2p - d(k - 1) - 1) / s) + 1.")
+    hints = {
+        (length + 2 * padding - span - 1) // stride: "off by one: the first window counts too.",
+        (length - span - 1) // stride + 1: "padding adds p steps at each end.",
+        (length + 2 * padding - (kernel_size - 1) - 1) // stride + 1: "dilation spreads the "
+        "kernel: its taps span d(k - 1) + 1 steps.",
+        length + 2 * padding - span: "the stride moves the window s steps at a time: divide.",
+        -(-(length + 2 * padding - span) // stride): "a window that would run past the end is "
+        "dropped: round down, then add the first window.",
+    }
+    hints.pop(expected, None)
+    if answer in hints:
+        return report(name, False, hints[answer])
+    return report(name, False, "too small." if answer < expected else "too large.")
+
+
+def check_conv_parameters(
+    answer, *, in_channels: int, out_channels: int, kernel_size: int, dims: int = 2
+):
+    """Check a hand count of the parameters of an ``nn.Conv1d``/``nn.Conv2d`` with bias
+    (chapter: Convolutional networks)."""
+    name = "convolution parameters"
+    answer = _whole(answer)
+    if answer is None:
+        return report(name, False, "a number of parameters is a whole number.")
+    taps = kernel_size**dims
+    expected = out_channels * in_channels * taps + out_channels
+    if answer == expected:
+        return report(
+            name,
+            True,
+            "right: one k×k kernel per input and output channel, plus one bias per output channel.",
+        )
+    hints = {
+        out_channels * in_channels * taps: "each output channel has a bias too.",
+        out_channels * taps + out_channels: "each filter spans every input channel.",
+        out_channels * in_channels * kernel_size + out_channels: "a 2-D kernel has k × k taps.",
+        in_channels * taps + 1: "that is one filter; the layer has one per output channel.",
+    }
+    hints.pop(expected, None)
+    if answer in hints:
+        return report(name, False, hints[answer])
+    return report(name, False, "too small." if answer < expected else "too large.")
+
+
+# ----------------------------------------------------------------------------- chapter: DNA
+
+
+def check_reverse_complement(answer, sequence: str):
+    """Check the reverse complement of a DNA ``sequence``, written as a string (chapter: DNA)."""
+    name = "reverse complement"
+    if not isinstance(answer, str):
+        return report(name, False, "write the answer as a string of letters, e.g. 'ACGT'.")
+    pairs = str.maketrans("ACGT", "TGCA")
+    sequence, answer = sequence.upper(), answer.strip().upper()
+    expected = sequence.translate(pairs)[::-1]
+    if answer == expected:
+        return report(name, True, "right: read the other strand from its own 5' end.")
+    if len(answer) != len(sequence):
+        return report(name, False, f"the other strand has {len(sequence)} bases too.")
+    if answer == sequence[::-1]:
+        return report(name, False, "reversed, but not complemented: swap A<->T and C<->G.")
+    if answer == sequence.translate(pairs):
+        return report(
+            name, False, "complemented, but not reversed: the other strand runs the other way."
+        )
+    return report(name, False, "not quite: complement every base (A<->T, C<->G), then reverse.")
+
+
+def check_pooled_steps(answer, *, length: int, pool: int):
+    """Check how many steps a recurrent layer reads after a max-pool of size and stride
+    ``pool`` with ``ceil_mode=True`` over ``length`` bases (chapter: DNA)."""
+    name = "steps after pooling"
+    if not _is_number(answer) or float(answer) != int(float(answer)):
+        return report(name, False, "a number of steps is a whole number.")
+    expected, answer = -(-length // pool), int(float(answer))
+    if answer == expected:
+        return report(name, True, "right: one step per window, the last one partly filled.")
+    if answer == length // pool:
+        return report(name, False, "ceil_mode=True keeps the last, partly filled window.")
+    if answer == length:
+        return report(name, False, "that is the number of bases: pooling comes first.")
+    return report(name, False, "divide the length by the pool size, rounding up.")

@@ -75,6 +75,7 @@ __all__ = [
     "predict",
     "roc_auc",
     "score",
+    "time_forward_backward",
 ]
 
 LOWER_IS_BETTER = {"loss", "error_rate"}  # every other metric: higher is better
@@ -265,3 +266,35 @@ def measure_inference(
         median = statistics.median(times)
         result[bs] = {"latency_ms": 1000 * median, "examples_per_second": bs / median}
     return result
+
+
+def time_forward_backward(
+    model, x, lengths=None, *, warmup: int = 1, repeats: int = 3, device=None
+) -> float:
+    """Median seconds for one forward and backward pass of ``model`` on the batch ``x``
+    (chapter: Choosing between RNNs and CNNs).
+
+    What one training step costs apart from the optimiser: the loss is the sum of the outputs,
+    so every weight gets a gradient. Runs ``warmup`` untimed passes first. Weight gradients are
+    cleared afterwards; the model is left in training mode.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    device = resolve_device(device)
+    model = model.to(device).train()
+    x = x.to(device)
+    lengths = None if lengths is None else lengths.to(device)
+    times = []
+    for i in range(warmup + repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        outputs = model(x, lengths)
+        outputs = getattr(outputs, "log_probs", outputs)  # a CTC model's output is a tuple
+        outputs.float().sum().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    model.zero_grad(set_to_none=True)
+    return statistics.median(times)

@@ -418,3 +418,210 @@ def plot_accuracy_against(
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ chapters: Foundations
+
+
+def plot_time_against_length(times: dict, *, title: str = "", what: str = "forward + backward"):
+    """Seconds per pass against sequence length, log-log, one line per model (chapter: Choosing
+    between RNNs and CNNs). ``times`` is ``{model name: {length: seconds}}``; a dotted grey line
+    of slope 1 shows what "cost grows in proportion to length" looks like."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    markers = "osD^v<>"
+    for i, (name, by_length) in enumerate(times.items()):
+        lengths = sorted(by_length)
+        seconds = [1000 * by_length[n] for n in lengths]
+        ax.plot(lengths, seconds, marker=markers[i % 7], color=color(i), label=name)
+    all_lengths = sorted({n for by_length in times.values() for n in by_length})
+    if all_lengths:
+        first = min(1000 * min(b.values()) for b in times.values())
+        ax.plot(
+            all_lengths,
+            [first * n / all_lengths[0] for n in all_lengths],
+            ":",
+            color="#888888",
+            label="proportional to length",
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="sequence length (steps, log scale)",
+        ylabel=f"{what} time (ms, log scale)",
+        title=title,
+    )
+    ax.set_xticks(all_lengths, [f"{n:,}" for n in all_lengths])
+    ax.minorticks_off()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_norms(norms: dict, *, title: str = "", ax=None):
+    """Gradient norm at each time step's input, log scale, one line per model (chapter:
+    Recurrent networks). ``norms`` is ``{name: tensor [T]}``, e.g. from
+    :func:`utils.dynamics.gradient_norms`; the loss reads the last step, on the right."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, (name, norm) in enumerate(norms.items()):
+        values = _numpy(norm)
+        values = np.where(values > 0, values, np.nan)  # a gradient below float range: no point
+        ax.plot(np.arange(len(values)), values, color=color(i), label=name, lw=1.5)
+    ax.set(
+        yscale="log",
+        xlabel="time step (the loss reads the last one)",
+        ylabel="gradient norm at the input (log scale)",
+        title=title,
+    )
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(fontsize="small")
+    if fig is not None:
+        fig.tight_layout()
+    return fig or ax.figure
+
+
+def plot_against_length(
+    results: dict,
+    *,
+    ylabel: str,
+    baseline: float | None = None,
+    baseline_label: str = "",
+    title: str = "",
+    log: bool = False,
+):
+    """One line per family of a score against sequence length (chapter: Recurrent networks).
+    ``results`` is ``{family: {length: value}}``; ``baseline`` draws a dashed reference line
+    (for example the error of always answering the mean)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    markers = "osD^v<>"
+    for i, (name, by_length) in enumerate(results.items()):
+        lengths = sorted(by_length)
+        ax.plot(
+            lengths,
+            [by_length[n] for n in lengths],
+            marker=markers[i % 7],
+            color=color(i),
+            label=name,
+        )
+    if baseline is not None:
+        ax.axhline(baseline, color="#888888", ls="--", label=baseline_label or "baseline")
+    ax.set(xlabel="sequence length (steps)", ylabel=ylabel, title=title)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_diagram(boxes: dict, arrows, *, title: str = "", figsize=(9, 5), description: str = ""):
+    """A box-and-arrow diagram: a flowchart or a cell's wiring (chapters: Choosing between RNNs
+    and CNNs, Recurrent networks).
+
+    ``boxes`` maps a name to ``(x, y, text)`` or ``(x, y, text, style)`` in axes coordinates
+    (0 to 1), style ``"question"`` (outlined), ``"answer"`` (filled with a palette colour
+    ``"answer:<i>"``) or ``"op"`` (a small circle, for ``×``, ``+``, ``σ``). ``arrows`` is a list
+    of ``(from, to)`` or ``(from, to, label)``. ``description`` becomes the figure's alt text.
+    """
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    ax.axis("off")
+    patches = {}
+    for name, (x, y, text, *style) in boxes.items():
+        style = style[0] if style else "question"
+        if style.startswith("answer"):
+            index = int(style.split(":")[1]) if ":" in style else 0
+            bbox = dict(boxstyle="round,pad=0.4", fc=color(index), ec="black", lw=0.6)
+            patches[name] = ax.text(
+                x,
+                y,
+                text,
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white",
+                bbox=bbox,
+                fontweight="bold",
+            )
+        elif style == "op":
+            bbox = dict(boxstyle="circle,pad=0.25", fc="white", ec=color(0), lw=1.2)
+            patches[name] = ax.text(x, y, text, ha="center", va="center", fontsize=10, bbox=bbox)
+        else:
+            bbox = dict(boxstyle="round,pad=0.4", fc="white", ec=color(0), lw=1.2)
+            patches[name] = ax.text(x, y, text, ha="center", va="center", fontsize=9, bbox=bbox)
+    fig.canvas.draw()  # the boxes need a size before arrows can stop at their edges
+    for a, b, *label in arrows:
+        (xa, ya), (xb, yb) = boxes[a][:2], boxes[b][:2]
+        if abs(yb - ya) >= abs(xb - xa) / 2:  # mostly vertical: bottom edge to top edge
+            start, end = ((0.5, 0), (0.5, 1)) if yb < ya else ((0.5, 1), (0.5, 0))
+        else:  # mostly horizontal: side to side
+            start, end = ((1, 0.5), (0, 0.5)) if xb > xa else ((0, 0.5), (1, 0.5))
+        arrow = ax.annotate(
+            "",
+            xy=end,
+            xycoords=patches[b],
+            xytext=start,
+            textcoords=patches[a],
+            arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.1, shrinkA=2, shrinkB=2),
+        )
+        if label:
+            ax.text(
+                (xa + xb) / 2,
+                (ya + yb) / 2,
+                label[0],
+                fontsize=8,
+                ha="center",
+                va="center",
+                color=color(1),
+                bbox=dict(fc="white", ec="none", pad=0.5),
+            )
+        del arrow
+    if title:
+        ax.set_title(title)
+    fig.set_label(description or title)
+    return fig
+
+
+def plot_kernels_1d(kernels, *, patterns=None, ncols: int = 8, title: str = "Learned kernels"):
+    """First-layer 1-D kernels ``[filters, 1, k]`` as small line plots, beside the patterns
+    the data were built from (``[K, width]``, optional) (chapter: Convolutional networks)."""
+    w = _numpy(kernels)
+    if w.ndim != 3 or w.shape[1] != 1:
+        raise ValueError(
+            f"expected the kernels of a 1-D convolution on one channel [filters, 1, k], got "
+            f"{list(w.shape)}: pass conv.weight of the first layer"
+        )
+    rows = [("kernel", k[0]) for k in w]
+    if patterns is not None:
+        rows = [(f"pattern {i}", p) for i, p in enumerate(_numpy(patterns))] + rows
+    n = len(rows)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(1.2 * ncols + 0.6, 1.15 * nrows + 0.6),
+        squeeze=False,
+        sharex=True,
+    )
+    kernel_index = 0
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        kind, values = rows[i]
+        is_pattern = kind.startswith("pattern")
+        ax.plot(values, color=color(1 if is_pattern else 0), lw=1.5, marker=".", ms=3)
+        ax.axhline(0, color="#888888", lw=0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(kind if is_pattern else f"kernel {kernel_index}", fontsize=7)
+        kernel_index += 0 if is_pattern else 1
+    for ax in axes[:, 0]:
+        ax.set_ylabel("weight", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("step", fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

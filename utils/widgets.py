@@ -31,18 +31,20 @@ def _show(fig) -> None:
     plt.close(fig)
 
 
-def interactive_figure(draw, controls: dict, *, live: bool | None = None) -> None:
+def interactive_figure(draw, controls: dict, *, live: bool | None = None) -> dict | None:
     """Show ``draw(**defaults)`` and, with a live kernel, controls that redraw it
     (chapter: Getting started).
 
     ``draw(**values)`` returns a matplotlib figure; ``controls`` maps each keyword to an
     ``ipywidgets`` control, or to a plain default value when no widgets are wanted (the value of
-    each widget is its default). ``live=None`` detects the kernel.
+    each widget is its default). ``live=None`` detects the kernel. Returns the active controls
+    (``{keyword: widget}``, so that a test can move them), or ``None`` when only the static
+    figure was shown.
     """
     defaults = {k: getattr(c, "value", c) for k, c in controls.items()}
     _show(draw(**defaults))
     if not (has_live_kernel() if live is None else live):
-        return
+        return None
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -58,6 +60,7 @@ def interactive_figure(draw, controls: dict, *, live: bool | None = None) -> Non
     for control in active.values():
         control.observe(redraw, names="value")
     display(widgets.VBox([widgets.HBox(list(active.values())), output]))
+    return active
 
 
 # ----------------------------------------------------------------------------- helpers for chapters
@@ -102,3 +105,67 @@ def architecture_picker(
 
         control = widgets.Dropdown(options=list(archs), value=control, description="model")
     interactive_figure(draw, {"arch": control})
+
+
+def gradient_norm_explorer(
+    *, cell: str = "rnn", length: int = 100, scale: float = 1.0, live: bool | None = None
+) -> dict | None:
+    """Cell type, sequence length and the scale of the recurrent weights -> the gradient norm
+    at every step (chapter: Recurrent networks). The static figure shows the defaults.
+
+    ``scale`` multiplies a random orthogonal hidden-to-hidden matrix (see
+    :func:`utils.dynamics.recurrent_layer`): below 1 gradients vanish, above 1 a vanilla RNN's
+    explode. Returns the controls in a live kernel (see :func:`interactive_figure`).
+    """
+    from utils.dynamics import gradient_norms
+    from utils.plots import plot_gradient_norms
+
+    def draw(cell, length, scale):
+        norms = gradient_norms((cell,), length=length, recurrent_scale=scale)
+        return plot_gradient_norms(
+            norms, title=f"{cell.upper()}, {length} steps, recurrent weights × {scale:g}"
+        )
+
+    controls = {"cell": cell, "length": length, "scale": scale}
+    live = has_live_kernel() if live is None else live
+    if live:
+        import ipywidgets as widgets
+
+        controls = {
+            "cell": widgets.Dropdown(
+                options=["rnn", "lstm", "gru"], value=cell, description="cell"
+            ),
+            "length": widgets.SelectionSlider(
+                options=[10, 25, 50, 100, 200, 400], value=length, description="length"
+            ),
+            "scale": widgets.FloatSlider(
+                value=scale, min=0.5, max=2.0, step=0.1, description="weights ×"
+            ),
+        }
+    return interactive_figure(draw, controls, live=live)
+
+
+def receptive_field_explorer(
+    *, kernel_size: int = 3, depth: int = 3, dilated: bool = False, live: bool | None = None
+) -> dict | None:
+    """Kernel size, depth and dilation -> the inputs one output of a stack of 1-D convolutions
+    sees, drawn on the input (chapter: Convolutional networks). ``dilated`` doubles the
+    dilation at every layer (1, 2, 4, ...), as a TCN does. Returns the controls in a live
+    kernel (see :func:`interactive_figure`)."""
+    from utils.plots import plot_receptive_field
+
+    def draw(kernel_size, depth, dilated):
+        dilations = [2**i if dilated else 1 for i in range(depth)]
+        return plot_receptive_field([kernel_size] * depth, dilations)
+
+    controls = {"kernel_size": kernel_size, "depth": depth, "dilated": dilated}
+    live = has_live_kernel() if live is None else live
+    if live:
+        import ipywidgets as widgets
+
+        controls = {
+            "kernel_size": widgets.IntSlider(value=kernel_size, min=2, max=7, description="kernel"),
+            "depth": widgets.IntSlider(value=depth, min=1, max=5, description="layers"),
+            "dilated": widgets.Checkbox(value=dilated, description="dilation 1, 2, 4, ..."),
+        }
+    return interactive_figure(draw, controls, live=live)

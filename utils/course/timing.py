@@ -193,5 +193,21 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(r["status"] != "ok" for r in report["notebooks"]) else 0
 
 
+def describe_cost(notebook: str, report_file: Path = DEFAULT_OUT) -> str:
+    """One line for a chapter's opening: what ``notebook`` (a file name such as
+    ``"recurrent.ipynb"``) cost when the timing report was last written (chapters: Foundations)."""
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    rows = [r for r in report.get("notebooks", []) if r["notebook"].endswith(notebook)]
+    if not rows:
+        return f"No timing report for {notebook} yet: `make bench` measures it."
+    row, machine = rows[-1], report["machine"]
+    seconds = row["seconds"]
+    took = f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+    return (
+        f"Last measured: {took} at {report['mode']} settings on {machine['cpu_count']} CPU "
+        f"cores ({machine['device']}), {row['status']}."
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main())
