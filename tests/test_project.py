@@ -56,7 +56,9 @@ def test_the_citation_file_matches_the_project():
     assert cff["version"] == VERSION
     assert cff["repository-code"] == CONFIG["repository"]["url"]
     assert cff["license"] == ["MIT", "CC-BY-4.0"]
-    assert cff["title"] and cff["authors"] and cff["message"]
+    assert cff["title"] and cff["message"]
+    assert [a["name"] for a in cff["authors"]] == [CONFIG["author"]]  # the book's byline
+    assert CONFIG["author"] in (REPO_ROOT / "LICENSE").read_text()  # the copyright holder
 
 
 def test_the_book_has_a_how_to_cite_page_in_the_back_matter():
