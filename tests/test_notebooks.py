@@ -64,3 +64,30 @@ def test_strip_removes_outputs(tmp_path):
 
 def test_setup_cell_is_valid_python():
     compile(notebooks.setup_source(), "<setup cell>", "exec")
+
+
+def test_a_check_cell_must_declare_answers_bound_before_it():
+    def nb(*cells):
+        return {
+            "cells": [
+                {"cell_type": "code", "id": i, "metadata": m, "source": s} for i, s, m in cells
+            ]
+        }
+
+    check = {"tags": ["uses-answer"], "course": {"answers": ["frames"]}}
+    assert (
+        notebooks.undeclared_answers(nb(("a", "frames = 51", {}), ("c", "check(frames)", check)))
+        == []
+    )
+    assert (
+        "declares no answers"
+        in notebooks.undeclared_answers(
+            nb(("a", "frames = 51", {}), ("c", "check(frames)", {"tags": ["uses-answer"]}))
+        )[0]
+    )
+    assert (
+        "no earlier cell binds ['frames']"
+        in notebooks.undeclared_answers(
+            nb(("c", "check(frames)", check), ("a", "frames = 51", {}))
+        )[0]
+    )

@@ -11,6 +11,7 @@ Command line: ``python -m utils.course.notebooks {sync,check,strip}``.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from utils.files import write_text_atomic
 
 CHAPTERS = REPO_ROOT / "chapters"
 SETUP_TAG = "course-setup"
+ANSWER_TAG = "uses-answer"  # a check cell: it reads the student's answers
 
 SETUP_TEMPLATE = """\
 # Set-up: makes `import utils` work. A no-op in the course's own environment (make book/test);
@@ -86,6 +88,44 @@ def problems(path: Path, url: str | None = None) -> list[str]:
         found.append(f"its first code cell is not the set-up cell (tag {SETUP_TAG!r})")
     elif "".join(cell["source"]) != setup_source(url):
         found.append("its set-up cell is out of date: run `python -m utils.course.notebooks sync`")
+    return found + undeclared_answers(notebook)
+
+
+def _assigned_names(source: str) -> set[str]:
+    """Names a cell binds (assignments, loops, imports, definitions); none if it is not Python."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def undeclared_answers(notebook: dict) -> list[str]:
+    """Check cells (tag ``uses-answer``) the grader cannot use: each must name, in its metadata
+    ``{"course": {"answers": [...]}}``, the variables holding the student's answers, bound by
+    an earlier cell (see :mod:`utils.course.grade`)."""
+    found, bound = [], set()
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        if ANSWER_TAG in cell.get("metadata", {}).get("tags", []):
+            names = cell["metadata"].get("course", {}).get("answers")
+            if not names:
+                found.append(
+                    f"check cell {cell.get('id')!r} declares no answers: add cell metadata "
+                    '{"course": {"answers": ["name", ...]}} naming what it checks'
+                )
+            elif unbound := [n for n in names if n not in bound]:
+                found.append(f"check cell {cell.get('id')!r}: no earlier cell binds {unbound}")
+        bound |= _assigned_names("".join(cell["source"]))
     return found
 
 
