@@ -80,3 +80,29 @@ def test_a_uniform_matrix_scores_zero_and_bad_shapes_say_how_to_fix():
     assert pfm_similarity(torch.full((10, 4), 0.25), iupac_pfm("TATAWAWR"))["score"] == 0.0
     with pytest.raises(ValueError, match=r"transpose a \[4, positions\] matrix"):
         pfm_similarity(torch.rand(4, 10), iupac_pfm("TATA"))
+
+
+def test_check_reverse_complement_feedback():
+    from utils import checks
+
+    assert checks.check_reverse_complement("TAACGCAT", "ATGCGTTA")
+    assert checks.check_reverse_complement("taacgcat", "ATGCGTTA")  # case does not matter
+    reversed_only = checks.check_reverse_complement("ATTGCGTA", "ATGCGTTA")
+    assert not reversed_only and "not complemented" in reversed_only.feedback
+    complemented_only = checks.check_reverse_complement("TACGCAAT", "ATGCGTTA")
+    assert not complemented_only and "not reversed" in complemented_only.feedback
+    assert not checks.check_reverse_complement("TAACG", "ATGCGTTA")
+    assert not checks.check_reverse_complement(8, "ATGCGTTA")
+
+
+def test_check_pooled_steps_matches_the_model():
+    from torch import nn
+
+    from utils import checks
+
+    steps = nn.MaxPool1d(8, ceil_mode=True)(torch.zeros(1, 1, 251)).shape[2]  # the reference
+    assert steps == 32 and checks.check_pooled_steps(steps, length=251, pool=8)
+    floor = checks.check_pooled_steps(31, length=251, pool=8)
+    assert not floor and "ceil_mode" in floor.feedback
+    assert not checks.check_pooled_steps(251, length=251, pool=8)
+    assert not checks.check_pooled_steps(31.5, length=251, pool=8)
