@@ -494,7 +494,7 @@ def plot_against_length(
     """One line per family of a score against sequence length (chapter: Recurrent networks).
     ``results`` is ``{family: {length: value}}``; ``baseline`` draws a dashed reference line
     (for example the error of always answering the mean)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(7.6, 3.8))
     markers = "osD^v<>"
     for i, (name, by_length) in enumerate(results.items()):
         lengths = sorted(by_length)
@@ -511,7 +511,7 @@ def plot_against_length(
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the data
     fig.tight_layout()
     return fig
 

@@ -94,7 +94,7 @@ def pattern_examples(
     generator: torch.Generator | None = None,
     *,
     positions: tuple[int, int] | None = None,
-    noise: float = 0.5,
+    noise: float = 0.3,
 ) -> Split:
     """``n`` noisy sequences, each hiding one of ``patterns`` (``[K, width]``) at a random start
     in ``positions`` (``(first, last)`` inclusive; default anywhere) (chapter: Convolutional
@@ -135,7 +135,7 @@ def pattern_anywhere(
     val: int = 500,
     test: int = 1000,
     train_positions: tuple[int, int] | None = None,
-    noise: float = 0.5,
+    noise: float = 0.3,
     seed: int = 0,
 ) -> TaskData:
     """Which pattern is in the sequence, wherever it is (chapter: Convolutional networks).
