@@ -8,8 +8,11 @@
 # COURSE_QUICK=1 shrinks data and epochs (same code path); a quick book goes to _quick/ so its
 # cached outputs never leak into the published build in _build/.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV   := .venv
+# Python 3.11 or newer (tested: 3.11, 3.12, 3.13). The first that works of python3.11,
+# python3.12, python3.13, python3 (and pyenv's copies); choose another with
+#   make PYTHON=python3.13 VENV=.venv-3.13 test
+PYTHON ?= $(shell sh tools/find-python.sh)
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 QUICK  := $(filter 1 true yes on,$(COURSE_QUICK))
@@ -75,7 +78,19 @@ data: $(STAMP)
 env: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ ! -x $(BIN)/python ]; then \
+		if [ -z "$(PYTHON)" ]; then \
+			echo "error: no Python 3.11 or newer found (python3 here is $$(python3 --version 2>&1 || echo missing)); install one, or name it: make PYTHON=/path/to/python3.12"; \
+			exit 1; fi; \
+		$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+			echo "error: $(PYTHON) is $$($(PYTHON) --version 2>/dev/null || echo 'not a working Python'); the course needs Python 3.11 or newer: make PYTHON=python3.12"; \
+			exit 1; }; \
+		echo "Creating $(VENV) with $$($(PYTHON) --version) ($(PYTHON)); for another: make PYTHON=python3.13 VENV=.venv-3.13"; \
+		$(PYTHON) -m venv $(VENV); \
+	elif [ "$(origin PYTHON)" = "command line" ] && [ "$$($(BIN)/python --version)" != "$$($(PYTHON) --version)" ]; then \
+		echo "error: $(VENV) uses $$($(BIN)/python --version), not $(PYTHON); pick a new folder: make PYTHON=$(PYTHON) VENV=.venv-other"; \
+		exit 1; \
+	fi
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[dev]"
 	@# In a git checkout, install the pre-commit hook (.pre-commit-config.yaml) too.
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then $(BIN)/pre-commit install; fi
