@@ -275,6 +275,7 @@ def plot_receptive_field(
         ax.scatter(xs[on], np.full(on.sum(), level), s=24, color=color(4), zorder=3)
     ax.set_yticks(range(n + 1), ["input"] + [f"layer {i + 1} (d={dilations[i]})" for i in range(n)])
     ax.set_xlabel("position (time steps)")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # positions are whole steps
     ax.set_title(f"Receptive field: {size} steps")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()

@@ -122,6 +122,7 @@ def gradient_norm_explorer(
 
     def draw(cell, length, scale):
         norms = gradient_norms((cell,), length=length, recurrent_scale=scale)
+        norms = {name.upper(): norm for name, norm in norms.items()}
         return plot_gradient_norms(
             norms, title=f"{cell.upper()}, {length} steps, recurrent weights × {scale:g}"
         )
