@@ -12,6 +12,7 @@ dataset card; ``fetch(name)`` downloads and verifies the raw files. One module p
 - ``images``    Fashion-MNIST
 - ``dna``       FASTA and one-hot DNA;  ``promoters``: CNNProm;  ``motifs``: JASPAR motif tasks
 - ``tasks``     ``load_task`` and ``describe``
+- ``digit_strings`` FSDD recordings strung into digit strings for CTC
 - ``synthetic`` generated tasks, nothing to download: the adding problem, a pattern anywhere
 
 Fetching data must not wait for PyTorch (``python -m utils.data fetch`` runs before anything is

@@ -91,16 +91,29 @@ class Split:
 
 @dataclass
 class TaskData:
-    """A task's metadata and its train/validation/test splits."""
+    """A task's metadata and its train/validation/test splits.
+
+    ``extra_tests`` holds further test sets by name, read once at the end like ``test``
+    (digit strings: ``{"new_voice": ...}``, strings spoken by a speaker never trained on).
+    """
 
     spec: TaskSpec
     train: Split
     val: Split
     test: Split
+    extra_tests: dict[str, Split] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name, part in self.extra_tests.items():
+            if name in ("train", "val", "test") or not isinstance(part, Split):
+                raise ValueError(
+                    f"extra_tests maps new names to Splits, got {name!r}: {type(part).__name__}"
+                )
 
     def __repr__(self) -> str:
+        extra = "".join(f", {k}={len(v)}" for k, v in self.extra_tests.items())
         return (
             f"TaskData({self.spec.name}: train={len(self.train)}, val={len(self.val)}, "
-            f"test={len(self.test)}, layout={self.spec.layout}, "
+            f"test={len(self.test)}{extra}, layout={self.spec.layout}, "
             f"input_shape={self.spec.input_shape}, classes={self.spec.num_classes})"
         )

@@ -7,12 +7,16 @@
 - ``promoters``: CNNProm promoters vs non-promoters, layout ``dna``; option ``organism``.
 - ``motif_grammar``: JASPAR motifs planted in random DNA, layout ``dna``; option
   ``variant="presence"|"order"``.
+- ``digit_strings``: FSDD recordings strung into 3-7 digit strings, layout ``sequence``,
+  targets ``[N, S]`` padded with -1 for CTC; ``extra_tests["new_voice"]`` (see
+  ``load_digit_strings``).
 """
 
 from __future__ import annotations
 
 import difflib
 
+from utils.data.digit_strings import load_digit_strings
 from utils.data.download import MANIFEST
 from utils.data.images import load_images
 from utils.data.motifs import jaspar_info, load_motif_grammar
@@ -25,12 +29,14 @@ TASKS = {
     "images": load_images,
     "promoters": load_promoters,
     "motif_grammar": load_motif_grammar,
+    "digit_strings": load_digit_strings,
 }
 DEFAULT_SPLITS = {
     "speech": "official",
     "images": "official",
     "promoters": "random",
     "motif_grammar": "random",
+    "digit_strings": "speaker",
 }
 DATASET_OF = {"speech": "fsdd", "images": "fashion-mnist", "promoters": "promoters"}
 
@@ -74,6 +80,19 @@ def dataset_card(name: str) -> str:
                 "  generated: deterministic from seed; variants 'presence' and 'order' share the",
                 "             same motif content (see utils/data/motifs.py)",
                 "  splits:    'random' 80/10/10, stratified by label, seeded",
+            ]
+        )
+    if dataset == "digit_strings":
+        return "\n".join(
+            [
+                "digit_strings: spoken digit strings (3-7 digits) made from FSDD recordings",
+                "  task:      load_task('digit_strings')",
+                f"  source:    {MANIFEST['fsdd'].title}, {MANIFEST['fsdd'].homepage}",
+                f"  licence:   {MANIFEST['fsdd'].licence}",
+                "  generated: deterministic from seed; one speaker per string, ends trimmed,",
+                "             random gaps, gains of +-3 dB, white noise at 25-40 dB SNR",
+                "  splits:    five speakers: takes 10-49 train, 5-9 val, 0-4 test (known voices);",
+                "             extra_tests['new_voice']: the sixth speaker (default theo)",
             ]
         )
     if dataset not in MANIFEST:

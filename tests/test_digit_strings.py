@@ -1,0 +1,144 @@
+"""Spoken digit strings (utils/data/digit_strings.py) and the CTC families that read them."""
+
+import pytest
+import torch
+
+from utils.data import load_task
+from utils.data.digit_strings import (
+    TAKES,
+    _pools,
+    plan_strings,
+    render,
+    string_features,
+    trim_silence,
+)
+from utils.data.speech import SAMPLE_RATE, list_recordings, read_wav
+
+SMALL = {"train": 24, "val": 8, "test": 8, "new_voice": 8}
+SPLITS = ("train", "val", "test", "new_voice")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_task("digit_strings", sizes=SMALL)
+
+
+@pytest.fixture(scope="module")
+def pools():
+    recordings = list_recordings()
+    return _pools(recordings, ["george", "lucas"], TAKES["train"]), recordings
+
+
+def _part(data, name):
+    return data.extra_tests[name] if name == "new_voice" else getattr(data, name)
+
+
+def test_same_seed_gives_identical_plans_and_tensors(pools):
+    pool, recordings = pools
+    a, b = plan_strings(pool, 6, seed=3), plan_strings(pool, 6, seed=3)
+    assert a == b and plan_strings(pool, 6, seed=4) != a
+    by_stem = {r.stem: r for r in recordings}
+    stems = {s for p in a for s in p.stems}
+    waves = {s: trim_silence(read_wav(by_stem[s].path).float() / 32768.0) for s in stems}
+    xa, la = string_features(a, waves)
+    xb, lb = string_features(b, waves)
+    assert torch.equal(la, lb) and all(torch.equal(u, v) for u, v in zip(xa, xb, strict=True))
+
+
+def test_load_task_is_deterministic(data):
+    again = load_task("digit_strings", sizes=SMALL)
+    for name in SPLITS:
+        first, second = _part(data, name), _part(again, name)
+        assert torch.equal(first.x, second.x) and torch.equal(first.y, second.y)
+        assert torch.equal(first.lengths, second.lengths)
+    other = load_task("digit_strings", sizes=SMALL, seed=1)
+    assert not torch.equal(other.train.y, data.train.y)
+
+
+def test_labels_are_the_digits_of_the_recordings_used(data):
+    spec = data.spec
+    for name in SPLITS:
+        part, plans = _part(data, name), spec.extra["plans"][name]
+        assert len(plans) == len(part) == SMALL[name]
+        for row, plan in zip(part.y.tolist(), plans, strict=True):
+            spoken = [int(stem.split("_")[0]) for stem in plan.stems]
+            assert [d for d in row if d >= 0] == spoken == list(plan.digits)
+            assert row[len(spoken) :] == [-1] * (len(row) - len(spoken))
+            speakers = {stem.split("_")[1] for stem in plan.stems}
+            assert len(speakers) == 1  # one voice per string
+            takes = {int(stem.split("_")[2]) for stem in plan.stems}
+            if name == "new_voice":
+                assert speakers == {spec.extra["holdout_speaker"]}
+            else:
+                assert speakers <= set(spec.extra["speakers"])
+                assert takes <= set(TAKES[name])
+
+
+def test_lengths_and_gaps_stay_within_bounds(data, pools):
+    T = data.spec.input_shape[0]
+    for name in SPLITS:
+        part, plans = _part(data, name), data.spec.extra["plans"][name]
+        assert part.y.shape[1] == 7 and part.lengths.dtype == torch.int64
+        assert bool((part.lengths > 0).all()) and int(part.lengths.max()) <= T
+        for i, plan in enumerate(plans):
+            assert 3 <= len(plan.digits) <= 7
+            assert all(0.05 * SAMPLE_RATE <= g <= 0.25 * SAMPLE_RATE for g in plan.gaps)
+            assert all(abs(g) <= 3.0 for g in plan.gains_db) and 25 <= plan.snr_db <= 40
+            assert float(part.x[i, part.lengths[i] :].abs().sum()) == 0  # padding is zero
+    # the frame count is the rendered audio's: 1 + samples // hop
+    pool, recordings = pools
+    plans = plan_strings(pool, 3, seed=0, digits=5, gap=0.1)
+    by_stem = {r.stem: r for r in recordings}
+    waves = {
+        s: trim_silence(read_wav(by_stem[s].path).float() / 32768.0) for p in plans for s in p.stems
+    }
+    _, lengths = string_features(plans, waves)
+    for plan, frames in zip(plans, lengths.tolist(), strict=True):
+        samples = len(render(plan, waves))
+        assert samples == sum(plan.gaps) + sum(len(waves[s]) for s in plan.stems)
+        assert frames == 1 + samples // 80 and len(plan.digits) == 5
+
+
+def test_no_recording_is_shared_between_sets(data):
+    used = {name: {s for p in data.spec.extra["plans"][name] for s in p.stems} for name in SPLITS}
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1 :]:
+            assert not used[a] & used[b], (a, b)
+
+
+def test_every_split_meets_the_task_contract(data):
+    spec = data.spec
+    assert spec.layout == "sequence" and spec.num_classes == 10
+    for name in SPLITS:
+        part = _part(data, name)
+        assert tuple(part.x.shape[1:]) == spec.input_shape
+        assert part.batch(torch.arange(2)).x.dtype == torch.float32
+    assert "new_voice=8" in repr(data)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"digits": (0, 3)}, "digits needs"),
+        ({"digits": (5, 3)}, "digits needs"),
+        ({"digits": (2.5, 4)}, "whole numbers"),
+        ({"gap": (-0.1, 0.2)}, "gap needs"),
+        ({"gap": "wide"}, "gap must be"),
+        ({"gain_db": 50}, "gain_db"),
+        ({"sizes": {"training": 10}}, "sizes may only set"),
+        ({"sizes": {"train": -1}}, "whole number >= 0"),
+        ({"holdout_speaker": "bob"}, "unknown speaker 'bob'"),
+        ({"split": "official"}, "one split, 'speaker'"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(options, message):
+    with pytest.raises(ValueError, match=message):
+        load_task("digit_strings", **options)
+
+
+def test_extra_tests_are_checked():
+    from utils.data.spec import TaskData
+
+    data = load_task("digit_strings", sizes=SMALL)
+    with pytest.raises(ValueError, match="extra_tests"):
+        TaskData(data.spec, data.train, data.val, data.test, extra_tests={"test": data.test})
