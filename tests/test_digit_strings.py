@@ -142,3 +142,75 @@ def test_extra_tests_are_checked():
     data = load_task("digit_strings", sizes=SMALL)
     with pytest.raises(ValueError, match="extra_tests"):
         TaskData(data.spec, data.train, data.val, data.test, extra_tests={"test": data.test})
+
+
+# ----------------------------------------------------------------------------- CTC families
+
+CTC_ARCHS = ("ctc_cnn", "ctc_rnn", "ctc_crnn")
+
+
+def _spec(T=60, F=40):
+    from utils.data.spec import TaskSpec
+
+    return TaskSpec("strings", "sequence", (T, F), 10, tuple("0123456789"))
+
+
+@pytest.mark.parametrize("arch", CTC_ARCHS)
+def test_ctc_families_return_per_step_log_probs_with_the_blank_last(arch):
+    from utils.models import CTCOutput, build_model
+
+    torch.manual_seed(0)
+    model = build_model(arch, _spec()).eval()
+    assert model.model.blank == 10  # the 11th of 11 classes: BLANK = -1
+    x, lengths = torch.randn(3, 60, 40), torch.tensor([60, 41, 20])
+    out = model(x, lengths)
+    assert isinstance(out, CTCOutput)
+    B, steps, classes = out.log_probs.shape
+    assert (B, steps, classes) == (3, 30, 11)  # every family halves the frame rate
+    assert torch.allclose(out.log_probs.exp().sum(-1), torch.ones(()), atol=1e-5)
+    assert out.lengths.tolist() == [30, 21, 10]  # ceil(length / 2)
+    assert model(x).lengths.tolist() == [30, 30, 30]  # no lengths: every step counts
+
+
+def test_the_recurrent_family_ignores_padding():
+    from utils.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("ctc_rnn", _spec()).eval()
+    x, lengths = torch.randn(2, 60, 40), torch.tensor([60, 40])
+    noisy = x.clone()
+    noisy[1, 40:] = torch.randn(20, 40)
+    a, b = model(x, lengths), model(noisy, lengths)
+    assert torch.allclose(a.log_probs[1, :20], b.log_probs[1, :20], atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ("ctc_cnn", "ctc_rnn"))
+def test_new_families_train_and_the_decoders_read_them(arch):
+    from utils.ctc import ctc_beam_decode, ctc_greedy_decode
+    from utils.evaluate import default_loss, score
+    from utils.models import build_model
+
+    torch.manual_seed(0)
+    spec = _spec(T=32, F=8)
+    targets = torch.tensor([[0, 1], [1, 2], [2, 0], [0, 2], [1, 0], [2, 1]])
+    x = torch.zeros(6, 32, 8)
+    for i, (first, second) in enumerate(targets.tolist()):
+        x[i, 2:12, first * 2 : first * 2 + 2] = 1.0  # symbol k lights bands 2k, 2k+1
+        x[i, 18:28, second * 2 : second * 2 + 2] = 1.0
+    model = build_model(arch, spec, dropout=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        loss = default_loss(model(x), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses[::10]
+    model.eval()
+    out = model(x)
+    greedy = ctc_greedy_decode(out.log_probs, out.lengths)
+    beam = ctc_beam_decode(out.log_probs, out.lengths, beam_width=4)
+    assert len(greedy) == len(beam) == 6
+    assert all(0 <= d < 10 for seq in greedy + beam for d in seq)
+    assert 0 <= score("error_rate", out, targets) <= 2

@@ -14,7 +14,7 @@ from utils.models.builder import (
 )
 from utils.models.cnn import TCN, CNN1d, CNN2d, receptive_field
 from utils.models.common import SequencePool
-from utils.models.hybrid import CRNN, CTCOutput, CTCRecognizer, DanQ
+from utils.models.hybrid import CRNN, CTCBiGRU, CTCConvNet, CTCOutput, CTCRecognizer, DanQ
 from utils.models.rnn import RNNClassifier, RNNEncoder, RNNTagger
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "TCN",
     "CNN1d",
     "CNN2d",
+    "CTCBiGRU",
+    "CTCConvNet",
     "CTCOutput",
     "CTCRecognizer",
     "DanQ",

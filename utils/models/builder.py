@@ -24,7 +24,7 @@ from torch import nn
 
 from utils.models.cnn import TCN, CNN1d, CNN2d
 from utils.models.common import require_shape
-from utils.models.hybrid import CRNN, CTCRecognizer, DanQ
+from utils.models.hybrid import CRNN, CTCBiGRU, CTCConvNet, CTCRecognizer, DanQ
 from utils.models.rnn import RNNClassifier
 
 # ----------------------------------------------------------------------------- helpers
@@ -198,6 +198,15 @@ def _ctc_crnn(shape, classes, spec, width, **kw):
     return CTCRecognizer(shape[0], classes, input_height=shape[1], **kw)
 
 
+def _ctc_cnn(shape, classes, spec, width, **kw):
+    kw = {"channels": tuple(_scale(c, width) for c in (64, 64, 96, 96))} | kw
+    return CTCConvNet(shape[0], classes, **kw)
+
+
+def _ctc_rnn(shape, classes, spec, width, **kw):
+    return CTCBiGRU(shape[1], classes, **({"hidden_size": _scale(64, width)} | kw))
+
+
 def _danq(shape, classes, spec, width, **kw):
     kw = {"conv_channels": _scale(96, width), "hidden_size": _scale(48, width)} | kw
     if spec.layout != "dna":
@@ -219,6 +228,8 @@ ARCHITECTURES = {
     "crnn": ("image", _crnn),
     "danq": ("channels", _danq),
     "ctc_crnn": ("image", _ctc_crnn),
+    "ctc_cnn": ("channels", _ctc_cnn),
+    "ctc_rnn": ("sequence", _ctc_rnn),
 }
 
 

@@ -5,6 +5,8 @@
   image workhorse.
 - :class:`DanQ` 1-D conv + max-pool over one-hot DNA, then a BiLSTM (Quang & Xie, 2016).
 - :class:`CTCRecognizer` a CRNN that emits one distribution per time step for CTC transcription.
+- :class:`CTCConvNet` and :class:`CTCBiGRU` the single-family baselines for CTC: frame-wise 1-D
+  convolutions only, or a bidirectional GRU only, each with a per-step classifier.
 """
 
 from __future__ import annotations
@@ -181,3 +183,106 @@ class DanQ(nn.Module):
         lengths = pooled_lengths(lengths, self.pool_size)
         out, final = self.rnn(h, lengths)  # (B, L', 2H)
         return self.head(self.dropout(self.pool(out, lengths, final)))  # (B, classes)
+
+
+# ----------------------------------------------------------------------------- CTC baselines
+
+
+def _ctc_output(head: nn.Module, out: torch.Tensor, lengths, B: int) -> CTCOutput:
+    """Per-step ``out`` ``[B, T', D]`` -> :class:`CTCOutput` (the blank is the last class)."""
+    if lengths is None:
+        lengths = torch.full((B,), out.shape[1], dtype=torch.long)
+    log_probs = head(out).log_softmax(dim=-1)  # (B, T', classes + 1)
+    return CTCOutput(log_probs, lengths.to(log_probs.device))
+
+
+class CTCConvNet(nn.Module):
+    """Convolutions only, for CTC: ``x`` ``[B, F, T]`` (+ ``lengths``) -> :class:`CTCOutput` with
+    ``log_probs`` ``[B, T', classes + 1]`` (chapter: Hybrids).
+
+    A stack of 1-D convolutions over time (features as channels, same padding, batch norm) with
+    ``time_pool[i]`` max-pooling after block ``i``, then a 1x1 classifier on every remaining
+    step. Each output step sees only its receptive field (``kernel_size`` and ``dilation``
+    set it): no memory beyond that window, unlike :class:`CTCBiGRU` and :class:`CTCRecognizer`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        *,
+        channels=(64, 64, 96, 96),
+        kernel_size: int = 5,
+        dilation=(1, 1, 2, 2),
+        time_pool=(2, 1, 1, 1),
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        if not len(channels) == len(dilation) == len(time_pool):
+            raise ValueError(
+                f"channels, dilation and time_pool need one entry per block, got {channels}, "
+                f"{dilation} and {time_pool}"
+            )
+        self.in_channels, self.blank = in_channels, num_classes
+        widths = (in_channels, *channels)
+        self.conv = nn.Sequential(
+            *(
+                conv_block_1d(
+                    widths[i],
+                    widths[i + 1],
+                    kernel_size=kernel_size,
+                    dilation=d,
+                    pool=p,
+                    dropout=dropout,
+                )
+                for i, (d, p) in enumerate(zip(dilation, time_pool, strict=True))
+            )
+        )
+        self.time_stride = math.prod(time_pool)
+        self.head = nn.Linear(channels[-1], num_classes + 1)  # + 1: the blank, last
+
+    def forward(self, x, lengths=None):
+        require_shape(x, f"[batch, {self.in_channels}, time] frames", 3, {1: self.in_channels})
+        h = self.conv(x).transpose(1, 2)  # (B, C, T') -> (B, T', C)
+        return _ctc_output(self.head, h, pooled_lengths(lengths, self.time_stride), len(x))
+
+
+class CTCBiGRU(nn.Module):
+    """Recurrence only, for CTC: ``x`` ``[B, T, F]`` (+ ``lengths``) -> :class:`CTCOutput` with
+    ``log_probs`` ``[B, T', classes + 1]`` (chapter: Hybrids).
+
+    ``downsample`` first averages every ``downsample`` frames (``T' = ceil(T / downsample)``);
+    a bidirectional GRU reads the frames and a linear classifier scores every step.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        num_classes: int,
+        *,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        downsample: int = 2,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        self.blank, self.downsample = num_classes, downsample
+        self.rnn = RNNEncoder(
+            input_size,
+            cell="gru",
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=True,
+            dropout=dropout,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.rnn.output_size, num_classes + 1)  # + 1: the blank, last
+
+    def forward(self, x, lengths=None):
+        if self.downsample > 1:  # (B, T, F) -> (B, ceil(T / k), F)
+            x = nn.functional.avg_pool1d(
+                x.transpose(1, 2), self.downsample, ceil_mode=True
+            ).transpose(1, 2)
+        lengths = pooled_lengths(lengths, self.downsample)
+        out, _ = self.rnn(x, lengths)  # (B, T', 2H)
+        return _ctc_output(self.head, self.dropout(out), lengths, len(x))
