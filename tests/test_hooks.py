@@ -77,7 +77,7 @@ def test_every_hook_is_local_and_runs_a_pinned_tool_from_the_venv():
         assert tool.startswith(".venv/bin/"), tool
         assert Path(tool).name in pins, f"{tool} is not pinned in the dev extra"
     assert "pre-commit" in pins
-    assert re.search(HOOKS["nbstripout"]["files"], "chapters/01_speech/spoken_digits.ipynb")
+    assert re.search(HOOKS["nbstripout"]["files"], "chapters/04_speech/spoken_digits.ipynb")
     assert "--keep-id" in HOOKS["nbstripout"]["args"]
 
 

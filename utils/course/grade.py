@@ -1,7 +1,7 @@
 """Grade a folder of submitted notebooks against the reference notebook; write a CSV
 (chapter: Instructor guide).
 
-``python -m utils.course.grade SUBMISSIONS/ --reference chapters/01_speech/spoken_digits.ipynb``
+``python -m utils.course.grade SUBMISSIONS/ --reference chapters/04_speech/spoken_digits.ipynb``
 ``[--out results.csv] [--jobs 4] [--timeout 600] [--memory-mb 4096] [--full]``;
 ``python -m utils.course.grade feedback NOTEBOOK`` runs one notebook and prints its checks (for
 a student's own CI: feedback, not marks; see ``chapters/instructors/classroom-feedback.yml``).
