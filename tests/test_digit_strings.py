@@ -214,3 +214,45 @@ def test_new_families_train_and_the_decoders_read_them(arch):
     assert len(greedy) == len(beam) == 6
     assert all(0 <= d < 10 for seq in greedy + beam for d in seq)
     assert 0 <= score("error_rate", out, targets) <= 2
+
+
+def test_collapse_check_passes_the_rule_and_names_each_mistake():
+    from utils import checks
+
+    def right(path, blank):
+        return [s for i, s in enumerate(path) if (i == 0 or s != path[i - 1]) and s != blank]
+
+    def no_merge(path, blank):
+        return [s for s in path if s != blank]
+
+    def drop_first(path, blank):
+        kept = [s for s in path if s != blank]
+        return [s for i, s in enumerate(kept) if i == 0 or s != kept[i - 1]]
+
+    assert checks.check_ctc_collapse(right)
+    assert not checks.check_ctc_collapse(no_merge)
+    assert "merge repeated" in checks.check_ctc_collapse(no_merge).feedback
+    assert "before dropping blanks" in checks.check_ctc_collapse(drop_first).feedback
+    assert not checks.check_ctc_collapse(lambda path, blank: path)
+    assert not checks.check_ctc_collapse(42)
+
+
+def test_plot_ctc_alignment_draws_labelled_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils import plots
+
+    log_probs = torch.randn(30, 11).log_softmax(-1)
+    fig = plots.plot_ctc_alignment(
+        torch.randn(120, 40),
+        log_probs,
+        frame_seconds=0.01,
+        class_names=tuple("0123456789"),
+        decoded=[1, 2],
+    )
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+    assert "decoded: 1 2" in fig.axes[1].get_title() and fig.get_label()
+    plt.close(fig)

@@ -495,3 +495,40 @@ def check_pooled_steps(answer, *, length: int, pool: int):
     if answer == length:
         return report(name, False, "that is the number of bases: pooling comes first.")
     return report(name, False, "divide the length by the pool size, rounding up.")
+
+
+# ----------------------------------------------------------------------------- chapter: Hybrids
+
+
+def check_ctc_collapse(answer):
+    """Check a function ``answer(path, blank)`` that reads a CTC path: merge repeats, then drop
+    blanks (chapter: Hybrids)."""
+    name = "collapse_path"
+    if not callable(answer):
+        return report(name, False, "define a function collapse_path(path, blank).")
+    cases = [  # (path, blank, expected)
+        ([1, 1, 10, 1, 2, 2], 10, [1, 1, 2]),
+        ([10, 3, 3, 3, 10, 10], 10, [3]),
+        ([5, 10, 5, 5, 10, 5], 10, [5, 5, 5]),
+        ([10, 10, 10], 10, []),
+        ([0, 2, 2, 1, 1, 0], 2, [0, 1, 0]),
+        ([4, 7, 4], 9, [4, 7, 4]),
+    ]
+    for path, blank, expected in cases:
+        try:
+            got = [int(s) for s in answer(list(path), blank)]
+        except Exception as error:
+            return report(name, False, f"collapse_path({path}, {blank}) raised {error!r}.")
+        if got == expected:
+            continue
+        kept = [s for s in path if s != blank]
+        if blank in got:
+            feedback = "blanks must not appear in the label: drop them."
+        elif got == kept:
+            feedback = "merge repeated symbols too: 3 3 3 is one 3."
+        elif got == [s for i, s in enumerate(kept) if i == 0 or s != kept[i - 1]]:
+            feedback = "merge repeats before dropping blanks: 5 – 5 reads 5 5, not 5."
+        else:
+            feedback = f"expected {expected}, got {got}."
+        return report(name, False, f"collapse_path({path}, blank={blank}): {feedback}")
+    return report(name, True, "right: repeats merge, then blanks go, so a blank separates 5 5.")

@@ -626,3 +626,40 @@ def plot_kernels_1d(kernels, *, patterns=None, ncols: int = 8, title: str = "Lea
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_ctc_alignment(
+    features, log_probs, *, frame_seconds: float, class_names, decoded=None, title: str = ""
+):
+    """A spectrogram ``[T, F]`` above a CTC model's per-step posteriors ``[T', C + 1]`` (the
+    blank last, drawn grey), on one time axis in seconds (chapter: Hybrids)."""
+    features, probs = _numpy(features), np.exp(_numpy(log_probs))
+    T, steps = features.shape[0], probs.shape[0]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True)
+    top.imshow(
+        features.T,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0, T * frame_seconds, 0, features.shape[1]),
+    )
+    top.set(
+        xlabel="time (s)",
+        ylabel="mel band",
+        title=title or "Log-mel spectrogram and CTC posteriors",
+    )
+    t = (np.arange(steps) + 0.5) * T * frame_seconds / steps  # each step's centre in seconds
+    bottom.fill_between(t, probs[:, -1], color="#999999", alpha=0.35, label="blank")
+    for c, name in enumerate(class_names):
+        if probs[:, c].max() > 0.2:
+            bottom.plot(t, probs[:, c], color=color(c), lw=1.4, label=name)
+    bottom.set(xlabel="time (s)", ylabel="P(symbol | step)", ylim=(0, 1.05))
+    bottom.legend(ncol=6, fontsize=8, loc="upper right", title="digit", title_fontsize=8)
+    if decoded is not None:
+        bottom.set_title(f"decoded: {' '.join(class_names[d] for d in decoded)}")
+    fig.tight_layout()
+    fig.set_label(
+        "Spectrogram of a spoken digit string above the model's per-step probabilities: "
+        "sharp spikes for each digit separated by long stretches of blank"
+    )
+    return fig
