@@ -229,6 +229,12 @@ def test_check_adding_baseline_against_a_simulation():
     result = checks.check_adding_baseline(math.sqrt(1 / 6))
     assert not result and "standard deviation" in result.feedback
     assert not checks.check_adding_baseline(0.5)
+    # the exercise's variant, on [0, 2): the answer the page prints for [0, 1) does not pass
+    wide = (2 * torch.rand(400_000, generator=g) + 2 * torch.rand(400_000, generator=g) - 2).pow(2)
+    assert checks.check_adding_baseline(wide.mean().item(), high=2.0)
+    copied = checks.check_adding_baseline(1 / 6, high=2.0)
+    assert not copied and "[0, 1) task" in copied.feedback
+    assert not checks.check_adding_baseline(4 / 12, high=2.0)  # one uniform's variance
 
 
 @pytest.mark.parametrize(

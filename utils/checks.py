@@ -375,29 +375,33 @@ def check_lstm_parameters(answer, *, input_size: int, hidden_size: int):
     return report(name, False, "too small." if answer < expected else "too large.")
 
 
-def check_adding_baseline(answer):
-    """Check the mean squared error of always answering 1.0 on the adding problem, whose target
-    is the sum of two independent uniform numbers on [0, 1) (chapter: Recurrent networks)."""
+def check_adding_baseline(answer, *, high: float = 1.0):
+    """Check the mean squared error of always answering the mean, ``high``, on the adding
+    problem, whose target is the sum of two independent uniform numbers on [0, ``high``)
+    (chapter: Recurrent networks)."""
     name = "adding-problem baseline"
     if not _is_number(answer):
         return report(name, False, "give the mean squared error as a number.")
-    answer = float(answer)
-    if math.isclose(answer, 1 / 6, abs_tol=2e-3):
+    answer, one = float(answer), high**2 / 12  # the variance of one U(0, high)
+    tol = 2e-3 * high**2
+    if math.isclose(answer, 2 * one, abs_tol=tol):
+        return report(name, True, "right: the variance of a sum of two independent uniforms.")
+    if math.isclose(answer, one, abs_tol=tol):
         return report(
-            name, True, "right: the variance of a sum of two independent U(0, 1), 1/12 + 1/12."
+            name, False, "that is the variance of one uniform number; the target adds two."
         )
-    if math.isclose(answer, 1 / 12, abs_tol=2e-3):
-        return report(
-            name, False, "1/12 is the variance of one uniform number; the target adds two."
-        )
-    if math.isclose(answer, (1 / 6) ** 0.5, abs_tol=2e-3):
+    if math.isclose(answer, (2 * one) ** 0.5, abs_tol=tol):
         return report(
             name, False, "that is a standard deviation; the mean *squared* error is a variance."
         )
-    if math.isclose(answer, 1 / 3, abs_tol=2e-3):
+    if math.isclose(answer, 4 * one, abs_tol=tol):
         return report(name, False, "variances of independent numbers add; they do not double.")
+    if high != 1 and math.isclose(answer, 2 / 12, abs_tol=2e-3):
+        return report(
+            name, False, "that is the [0, 1) task: a uniform on [0, h) has variance h²/12."
+        )
     return report(
-        name, False, "the best constant is the mean, 1.0: its error is the variance of the target."
+        name, False, "the best constant is the mean: its error is the variance of the target."
     )
 
 
