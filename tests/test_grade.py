@@ -290,3 +290,13 @@ def test_feedback_for_a_student_runs_their_notebook_and_prints_the_checks(tmp_pa
     )
     steps = workflow["jobs"]["checks"]["steps"]
     assert any("python -m utils.course.grade feedback" in s.get("run", "") for s in steps)
+
+
+def test_the_sandbox_binds_the_course_over_its_empty_tmp(tmp_path):
+    """CI may check the course out under /tmp: the empty /tmp must be mounted first, so that
+    the course's own folders, bound after it, are not hidden beneath it."""
+    args = sandbox.bubblewrap_command(tmp_path, ["python"])
+    tmpfs = args.index("/tmp", args.index("--tmpfs"))
+    binds = [i for i, a in enumerate(args) if a in ("--ro-bind", "--bind")]
+    assert binds and all(i > tmpfs for i in binds)
+    assert args[args.index("--bind") + 1] == str(tmp_path)  # the one writable folder

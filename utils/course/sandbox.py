@@ -65,9 +65,11 @@ def bubblewrap_command(workdir: Path, command: list[str]) -> list[str]:
     """The ``bwrap`` command line that runs ``command`` in ``workdir`` (the one writable
     folder) with everything else as the module docstring describes."""
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+    # mounts apply in order, later ones on top: the empty /tmp and home first, so that a course
+    # checked out under /tmp (as CI may do) is bound over them rather than hidden by them
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", SANDBOX_HOME]
     for path in _read_only_paths():
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", SANDBOX_HOME]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     return [*args, "--", *command]
 
