@@ -1,5 +1,7 @@
 """utils.config: quick mode, paths, seeding, device choice."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -59,3 +61,18 @@ def test_default_device_is_the_best_available(monkeypatch):
         else "cpu"
     )
     assert get_device().type == expected
+
+
+def test_printed_config_names_no_folder_of_the_machine(monkeypatch, tmp_path):
+    """The set-up cells print the config into the published book: no builder's paths."""
+    from utils.config import REPO_ROOT, public_path
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(REPO_ROOT / "data" / "cache"))
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path / "shared" / "data"))
+    printed = repr(config)
+    assert str(REPO_ROOT) not in printed and str(tmp_path) not in printed
+    assert "data_dir='<course>/data/cache'" in printed
+    assert "mirror='.../shared/data'" in printed
+    assert public_path(Path.home() / "datasets") == "~/datasets"
+    assert public_path("https://example.org/mirror") == "https://example.org/mirror"
+    assert public_path(f"file://{tmp_path}/m") == f".../{tmp_path.name}/m"

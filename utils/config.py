@@ -65,8 +65,25 @@ class Config:
         return quick if self.quick else full
 
     def __repr__(self) -> str:
+        """Paths shown without the machine's own folders (the chapters print the
+        config into the published book); the properties hold the full paths."""
         mode = "quick" if self.quick else "full"
-        return f"Config(mode={mode}, data_dir={str(self.data_dir)!r}, mirror={self.mirror!r})"
+        mirror = self.mirror and public_path(self.mirror)
+        data_dir = public_path(self.data_dir)
+        return f"Config(mode={mode}, data_dir={data_dir!r}, mirror={mirror!r})"
+
+
+def public_path(path: str | Path) -> str:
+    """``path`` as a published page may print it: relative to the course folder
+    (``<course>/data/cache``) or home (``~/data``), else its last two parts
+    (``.../shared/data``); URLs unchanged (chapter: Getting started)."""
+    if "://" in str(path) and not str(path).startswith("file://"):
+        return str(path)
+    path = Path(str(path).removeprefix("file://")).expanduser().resolve()
+    for folder, name in ((REPO_ROOT, "<course>"), (Path.home().resolve(), "~")):
+        if path.is_relative_to(folder):
+            return Path(name, path.relative_to(folder)).as_posix()
+    return ".../" + "/".join(path.parts[-2:])
 
 
 config = Config()
