@@ -165,3 +165,73 @@ def test_spec_augment_masks_bands_and_stretches_repeatably():
     assert (whole_frames + whole_bands > 0).any()
     # everything zeroed lies in a masked frame or a masked band
     assert torch.equal(zero, zero.all(2, keepdim=True) | zero.all(1, keepdim=True))
+
+
+# ----------------------------------------------------------------------------- resampling
+
+
+def _tone(hz: float, rate: int, seconds: float = 1.0) -> torch.Tensor:
+    return torch.sin(2 * math.pi * hz * torch.arange(round(rate * seconds)) / rate)
+
+
+def _amplitude_at(x: torch.Tensor, hz: float, rate: int) -> float:
+    """Amplitude of the ``hz`` component of ``x`` (a whole number of cycles), by NumPy's FFT."""
+    spectrum = np.abs(np.fft.rfft(x.double().numpy())) * 2 / len(x)
+    return float(spectrum[round(hz * len(x) / rate)])
+
+
+def test_resample_keeps_a_band_limited_signal():
+    # reference: the same tones sampled at 8 kHz directly
+    tones = [(300, 0.5), (1000, 0.3), (3000, 0.2)]
+    at_48k = sum(a * _tone(hz, 48000) for hz, a in tones)
+    at_8k = sum(a * _tone(hz, 8000) for hz, a in tones)
+    out = audio.resample(at_48k, 48000, 8000)
+    assert out.shape == (8000,)
+    inner = slice(400, -400)  # the ends see zeros outside the signal
+    assert torch.allclose(out[inner], at_8k[inner], atol=5e-3)
+    # and back up to 16 kHz: 44.1 kHz -> 8 kHz and 8 kHz -> 16 kHz both stay on the tones
+    up = audio.resample(at_8k, 8000, 16000)
+    at_16k = sum(a * _tone(hz, 16000) for hz, a in tones)
+    assert torch.allclose(up[800:-800], at_16k[800:-800], atol=5e-3)
+    from_44k = audio.resample(sum(a * _tone(hz, 44100) for hz, a in tones), 44100, 8000)
+    assert len(from_44k) == 8000
+    assert torch.allclose(from_44k[inner], at_8k[inner], atol=5e-3)
+
+
+def test_resample_removes_what_would_alias():
+    # a 6 kHz tone at 48 kHz has no place at 8 kHz (Nyquist 4 kHz): it must vanish,
+    # not come back as a 2 kHz tone, as it does with linear interpolation
+    tone = _tone(6000, 48000)
+    linear = torch.nn.functional.interpolate(tone[None, None], size=8000, mode="linear")[0, 0]
+    assert _amplitude_at(linear, 2000, 8000) > 0.5  # the trap the resampler avoids
+    out = audio.resample(tone, 48000, 8000)
+    assert _amplitude_at(out, 2000, 8000) < 0.01
+    assert out[400:-400].abs().max() < 0.01
+
+
+def test_resample_shapes_and_errors():
+    x = torch.randn(2, 3, 1000)
+    assert audio.resample(x, 8000, 16000).shape == (2, 3, 2000)
+    assert audio.resample(x, 44100, 8000).shape == (2, 3, 182)  # ceil(1000 * 8000 / 44100)
+    assert torch.equal(audio.resample(x, 8000, 8000), x)
+    with pytest.raises(ValueError, match="must be float"):
+        audio.resample(torch.zeros(10, dtype=torch.int16), 16000, 8000)
+    with pytest.raises(ValueError, match="positive integers"):
+        audio.resample(x, 44100.0, 8000)
+
+
+def test_statistics_can_leave_leading_frames_out():
+    x = torch.randn(2, 10, 4)
+    x[:, :3] = -14.0  # inserted "silence" in front of each utterance
+    lengths = torch.tensor([10, 8])
+    starts = torch.tensor([3, 3])
+    out = audio.normalise_per_utterance(x, lengths, stats_from=starts)
+    for b, n in enumerate(lengths.tolist()):
+        kept = x[b, 3:n]  # statistics from these frames only
+        expected = (x[b, :n] - kept.mean()) / torch.sqrt(kept.var(unbiased=False) + 1e-5)
+        assert torch.allclose(out[b, :n], expected, atol=1e-5)
+        assert torch.all(out[b, n:] == 0)
+    plain = audio.normalise_per_utterance(x, lengths)
+    assert not torch.allclose(plain, out)  # the silence moves the plain statistics
+    with pytest.raises(ValueError, match="stats_from"):
+        audio.normalise_per_utterance(x, lengths, stats_from=torch.tensor([3, 8]))

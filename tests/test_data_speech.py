@@ -101,6 +101,18 @@ def test_load_speech_speaker_holdout_has_no_overlap():
     assert data.spec.extra["split"] == "speaker"
 
 
+def test_validation_speaker_is_a_voice_the_model_does_not_train_on():
+    data = load_task("speech", holdout_speaker="theo", val_speaker="george")
+    ids = data.spec.extra["ids"]
+    assert _speakers(ids["test"]) == {"theo"} and _speakers(ids["val"]) == {"george"}
+    assert _speakers(ids["train"]) == {"jackson", "lucas", "nicolas", "yweweler"}
+    assert data.spec.extra["val_speaker"] == "george"
+    with pytest.raises(ValueError, match="val_speaker needs"):
+        load_task("speech", holdout_speaker="theo", val_speaker="theo")
+    with pytest.raises(ValueError, match="val_speaker needs"):
+        load_task("speech", split="official", val_speaker="george")
+
+
 def test_mfcc_features():
     data = load_task("speech", features="mfcc", n_mfcc=13)
     assert data.spec.input_shape == (101, 13) and data.spec.extra["n_mfcc"] == 13

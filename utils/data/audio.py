@@ -139,23 +139,41 @@ def mfcc(log_mel: torch.Tensor, n_mfcc: int = 13) -> torch.Tensor:
     return log_mel @ dct_matrix(n_mfcc, log_mel.shape[-1]).to(log_mel)
 
 
-def _real_frames(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``[B, T, 1]`` mask, True on each utterance's first ``lengths`` frames."""
-    return (torch.arange(features.shape[1]) < lengths[:, None])[..., None]
+def _real_frames(
+    features: torch.Tensor, lengths: torch.Tensor, starts: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``[B, T, 1]`` mask, True on each utterance's frames ``starts`` (default 0) to
+    ``lengths``."""
+    steps = torch.arange(features.shape[1])[None, :]  # [1, T]
+    mask = steps < lengths[:, None]  # [B, T]
+    if starts is not None:
+        mask = mask & (steps >= starts[:, None])
+    return mask[..., None]
 
 
-def _standardise(x: torch.Tensor, mask: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+def _standardise(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    axes: tuple[int, ...],
+    *,
+    keep: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``(x - mean) / sd`` with mean and sd over ``axes``, counting only where ``mask`` is True;
-    masked-out entries become exact zeros."""
+    entries outside ``keep`` (default: ``mask``) become exact zeros."""
     weight = mask.expand_as(x).to(x.dtype)
     count = weight.sum(dim=axes, keepdim=True).clamp(min=1)
     mean = (x * weight).sum(dim=axes, keepdim=True) / count
     var = (((x - mean) * weight) ** 2).sum(dim=axes, keepdim=True) / count
-    return torch.where(mask, (x - mean) / torch.sqrt(var + 1e-5), 0.0)
+    keep = mask if keep is None else keep
+    return torch.where(keep, (x - mean) / torch.sqrt(var + 1e-5), 0.0)
 
 
 def normalise_per_utterance(
-    features: torch.Tensor, lengths: torch.Tensor, *, per_band: bool = False
+    features: torch.Tensor,
+    lengths: torch.Tensor,
+    *,
+    per_band: bool = False,
+    stats_from: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Zero mean and unit variance per utterance, over its real frames only (chapter: Speech).
 
@@ -169,14 +187,27 @@ def normalise_per_utterance(
       variance normalisation). Over minutes of speech a band's average is the speaker's and the
       microphone's colouring; over one short word it is mostly the word itself, which this
       removes (the Speech chapter measures the cost).
+
+    ``stats_from`` ``[B]``: compute the statistics from frame ``stats_from`` onwards only (for
+    example, to leave silence inserted in front out of them); every real frame is still
+    normalised with them. The Speech chapter's late-start experiment uses it.
     """
     if features.ndim != 3 or lengths.shape != features.shape[:1]:
         raise ValueError(
             f"expected features [B, T, F] and lengths [B], got {list(features.shape)} "
             f"and {list(lengths.shape)}"
         )
+    if stats_from is not None and (
+        stats_from.shape != lengths.shape or bool((stats_from >= lengths).any())
+    ):
+        raise ValueError(
+            f"stats_from must be [B] with every value below its length, got "
+            f"{list(stats_from.shape)} for lengths {list(lengths.shape)}"
+        )
     axes = (1,) if per_band else (1, 2)  # time, or time and bands
-    return _standardise(features, _real_frames(features, lengths), axes)
+    real = _real_frames(features, lengths)  # [B, T, 1]: the frames normalised
+    counted = real if stats_from is None else _real_frames(features, lengths, stats_from)
+    return _standardise(features, counted, axes, keep=real)
 
 
 def normalise_per_speaker(
@@ -204,6 +235,55 @@ def normalise_per_speaker(
         x = features[rows]  # [b, T, F]: this speaker's utterances
         out[rows] = _standardise(x, _real_frames(x, lengths[rows]), (0, 1))  # all their frames
     return out
+
+
+# ----------------------------------------------------------------------------- resampling
+
+
+def resample(
+    waveforms: torch.Tensor,
+    orig_rate: int,
+    new_rate: int,
+    *,
+    zero_crossings: int = 16,
+    rolloff: float = 0.945,
+) -> torch.Tensor:
+    """Band-limited resampling of ``waveforms`` ``[..., N]`` from ``orig_rate`` to ``new_rate``
+    Hz by windowed-sinc interpolation; returns ``[..., ceil(N * new_rate / orig_rate)]``
+    (chapter: Speech, exercise "Classify your own voice").
+
+    Output sample ``n`` lies at ``t = n * orig_rate / new_rate`` input samples, and is a
+    weighted sum of the input samples around it, ``y[n] = sum_k x[k] h(t - k)``, where ``h`` is
+    an ideal low-pass filter (a sinc) cut off at ``rolloff`` times the lower of the two Nyquist
+    frequencies and tapered by a Hann window ``zero_crossings`` sinc lobes wide on each side.
+    The low-pass is what linear interpolation lacks: without it, anything above the new
+    Nyquist frequency folds back into the band (*aliasing*: at 8 kHz, a 6 kHz tone would come
+    back as a 2 kHz one). The input is taken as zero outside its ends.
+    """
+    if not waveforms.is_floating_point():
+        raise ValueError(f"waveforms must be float (e.g. int16 / 32768), got {waveforms.dtype}")
+    rates = (orig_rate, new_rate)
+    if not all(isinstance(r, int) and r > 0 for r in rates):
+        raise ValueError(f"sample rates must be positive integers in Hz, got {rates}")
+    if not 0 < rolloff <= 1 or zero_crossings < 1:
+        raise ValueError(
+            f"need 0 < rolloff <= 1 and zero_crossings >= 1, got {rolloff}, {zero_crossings}"
+        )
+    if orig_rate == new_rate:
+        return waveforms.clone()
+    n_in = waveforms.shape[-1]
+    n_out = -(-n_in * new_rate // orig_rate)  # ceil
+    cutoff = rolloff * min(1.0, new_rate / orig_rate)  # in cycles per 2 input samples
+    half = zero_crossings / cutoff  # the window's half-width, in input samples
+    taps = torch.arange(-math.ceil(half), math.ceil(half) + 1)  # [K]
+    t = torch.arange(n_out, dtype=torch.float64) * orig_rate / new_rate  # [M]
+    k = torch.floor(t).long()[:, None] + taps  # [M, K]: the input samples each output reads
+    d = t[:, None] - k  # [M, K]: their distance from it
+    window = torch.where(d.abs() < half, torch.cos(math.pi * d / (2 * half)) ** 2, 0.0)
+    weights = (cutoff * torch.sinc(cutoff * d) * window).to(waveforms.dtype)  # [M, K]
+    inside = (k >= 0) & (k < n_in)  # [M, K]
+    x = waveforms[..., k.clamp(0, n_in - 1)]  # [..., M, K]
+    return (x * (weights * inside)).sum(-1)  # [..., M]
 
 
 # ----------------------------------------------------------------------------- perturbations

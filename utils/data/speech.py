@@ -238,6 +238,7 @@ def load_speech(
     *,
     split: str = "official",
     holdout_speaker: str | None = None,
+    val_speaker: str | None = None,
     features: str = "logmel",
     n_mels: int = 40,
     n_mfcc: int = 13,
@@ -257,6 +258,11 @@ def load_speech(
     then per speaker and band over each split's recordings of that speaker
     (:func:`~utils.data.audio.normalise_per_speaker`). A held-out speaker is normalised with
     statistics of their own test recordings: their audio, never their labels.
+
+    ``val_speaker`` (speaker split only): all of that training speaker's recordings become the
+    validation set and the other four speakers train, so that the best epoch is chosen on a
+    voice the model has not heard, as the test speaker will be. Default: a validation set of
+    ``val_fraction`` carved from every training speaker (voices the model knows).
     """
     quick = config.quick if quick is None else quick
     if normalise not in (*NORMALISATIONS, "speaker"):
@@ -276,8 +282,17 @@ def load_speech(
     digits = torch.tensor([r.digit for r in recordings])
     speaker_ids = torch.tensor([SPEAKERS.index(r.speaker) for r in recordings])
     strata = digits * len(SPEAKERS) + speaker_ids  # digit × speaker
-    kept, held = stratified_split(strata[train], (1 - val_fraction,), seed=seed)
-    parts = {"train": train[kept], "val": train[held], "test": test}
+    if val_speaker is not None:
+        if split != "speaker" or val_speaker == holdout_speaker:
+            raise ValueError(
+                f"val_speaker needs split='speaker' and a training speaker other than the "
+                f"held-out {holdout_speaker!r}, got {val_speaker!r}"
+            )
+        rest, val = speaker_holdout_split([recordings[i] for i in train], val_speaker)
+        parts = {"train": train[rest], "val": train[val], "test": test}  # indices into train
+    else:
+        kept, held = stratified_split(strata[train], (1 - val_fraction,), seed=seed)
+        parts = {"train": train[kept], "val": train[held], "test": test}
     if quick:
         parts = quick_subsets(parts, digits, seed=seed)  # balanced digits
 
@@ -321,6 +336,7 @@ def load_speech(
             "normalise": normalise,
             "split": split,
             "holdout_speaker": holdout_speaker,
+            "val_speaker": val_speaker,
             "quick": quick,
             "ids": {k: tuple(recordings[i].stem for i in v) for k, v in parts.items()},
         },

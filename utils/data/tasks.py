@@ -2,7 +2,8 @@
 (chapter: Getting started).
 
 - ``speech``: FSDD spoken digits as log-mel or MFCC frames, layout ``sequence``; options
-  ``features="logmel"|"mfcc"``, ``n_mels``, ``holdout_speaker`` (see ``load_speech``).
+  ``features="logmel"|"mfcc"``, ``n_mels``, ``holdout_speaker``, ``val_speaker`` (see
+  ``load_speech``).
 - ``images``: Fashion-MNIST, layout ``image`` or, with ``view="rows"``, ``sequence``.
 - ``promoters``: CNNProm promoters vs non-promoters, layout ``dna``; option ``organism``.
 - ``motif_grammar``: JASPAR motifs planted in random DNA, layout ``dna``; option
