@@ -135,3 +135,58 @@ def test_nearest_mean_accuracy_against_a_numpy_reference():
         result = checks.check_nearest_mean_accuracy(leak, *args)
         assert not result and "test images" in result.feedback
     assert not checks.check_nearest_mean_accuracy(expected + 0.05, *args)
+
+
+def test_tata_window_is_checked_whatever_the_data():
+    import re
+
+    tata = re.compile("TATA[AT]A[AT]")
+
+    def window(start, end, pattern=tata):
+        return lambda s: bool(pattern.search(s[start:end]))
+
+    assert checks.check_tata_window(window(160, 185))
+    # windows one base off that the real data cannot tell apart: each named
+    assert "ends at 186" in checks.check_tata_window(window(160, 186)).feedback
+    assert "starts at 159" in checks.check_tata_window(window(159, 185)).feedback
+    assert "W stands" in checks.check_tata_window(window(160, 185, re.compile("TATAAAA"))).feedback
+    assert "never G" in checks.check_tata_window(window(160, 185, re.compile("TATA.A."))).feedback
+    assert not checks.check_tata_window(0.25)
+
+
+def test_longest_recording_accepts_a_rounded_answer(tmp_path):
+    import wave
+
+    with wave.open(str(tmp_path / "0_x_0.wav"), "wb") as f:
+        f.setnchannels(1), f.setsampwidth(2), f.setframerate(8000)
+        f.writeframes(b"\0\0" * 18265)  # 2.283125 s
+    assert checks.check_longest_recording(2.28, tmp_path)  # correctly rounded
+    assert checks.check_longest_recording(2.283125, tmp_path)
+    assert not checks.check_longest_recording(2.29, tmp_path)
+    assert "longer than any" in checks.check_longest_recording(2.5, tmp_path).feedback
+    assert "a longer recording" in checks.check_longest_recording(2.0, tmp_path).feedback
+    assert "samples" in checks.check_longest_recording(18265, tmp_path).feedback
+
+
+def test_receptive_field_in_milliseconds():
+    settings = {"field": 36, "hop_length": 80, "win_length": 200, "sample_rate": 8000}
+    assert checks.check_receptive_field_ms(375, **settings)  # 35 hops of 10 ms + 25 ms
+    assert "longer than a hop" in checks.check_receptive_field_ms(360, **settings).feedback
+    assert "add the window" in checks.check_receptive_field_ms(350, **settings).feedback
+    assert "overlap" in checks.check_receptive_field_ms(900, **settings).feedback
+
+
+def test_resampler_check_catches_aliasing():
+    import torch
+
+    from utils.data import audio
+
+    assert checks.check_resampler(lambda x, rate: audio.resample(x, rate, 8000))
+
+    def linear(x, rate):
+        n = round(len(x) * 8000 / rate)
+        return torch.nn.functional.interpolate(x[None, None], size=n, mode="linear")[0, 0]
+
+    assert "2 kHz" in checks.check_resampler(linear).feedback
+    assert "8,000 samples" in checks.check_resampler(lambda x, rate: x).feedback
+    assert not checks.check_resampler("not a function")

@@ -115,6 +115,83 @@ def check_receptive_field(answer, kernel_sizes, dilations=None, strides=None):
     return report(name, False, hint)
 
 
+def check_receptive_field_ms(
+    answer_ms, *, field: int, hop_length: int, win_length: int, sample_rate: int
+):
+    """Check a receptive field of ``field`` STFT frames converted to milliseconds of audio
+    (chapter: Speech): ``field - 1`` hops between the first and last frame's starts, plus
+    one window."""
+    name = "receptive field in ms"
+    if not _is_number(answer_ms):
+        return report(name, False, "give the duration as a number of milliseconds.")
+    ms = 1000 / sample_rate
+    expected, answer = ((field - 1) * hop_length + win_length) * ms, float(answer_ms)
+    if abs(answer - expected) <= 0.5:
+        return report(name, True, "right: (field - 1) hops plus one window.")
+    hints = {
+        field * hop_length * ms: "each frame is a window longer than a hop: (field - 1) hops "
+        "plus one window.",
+        (field - 1) * hop_length * ms: "that spans the frames' starts; add the window the last "
+        "frame covers.",
+        field * win_length * ms: "neighbouring frames overlap: they are one hop apart, not one "
+        "window.",
+    }
+    for value, hint in hints.items():
+        if abs(answer - value) <= 0.5:
+            return report(name, False, hint)
+    return report(name, False, "too short." if answer < expected else "too long.")
+
+
+def check_resampler(to_8k):
+    """Check a function ``to_8k(waveform, rate)`` (float ``[N]`` at ``rate`` Hz to 8 kHz) on
+    tones: one it must keep, and one above 4 kHz it must remove rather than fold back
+    (chapter: Speech)."""
+    import torch
+
+    name = "resampling to 8 kHz"
+    if not callable(to_8k):
+        return report(name, False, "to_8k should be a function of a waveform and its rate.")
+
+    def tone(hz: float, rate: int) -> torch.Tensor:
+        return torch.sin(2 * math.pi * hz * torch.arange(rate) / rate)  # one second
+
+    def amplitude(x, hz: float) -> float:  # of the hz component of one second at 8 kHz
+        x = torch.as_tensor(x, dtype=torch.float64).flatten()[400:-400]
+        n = len(x)
+        phase = 2 * math.pi * hz * torch.arange(n) / 8000
+        return float(2 * torch.hypot((x * phase.cos()).mean(), (x * phase.sin()).mean()))
+
+    try:
+        kept = {rate: to_8k(tone(1000, rate), rate) for rate in (44100, 48000)}
+        folded = to_8k(tone(6000, 48000), 48000)
+    except Exception as error:  # the student's code: report, do not crash
+        return report(name, False, f"to_8k raised {type(error).__name__}: {error}")
+    for rate, out in kept.items():
+        if not isinstance(out, torch.Tensor) or abs(out.numel() - 8000) > 1:
+            size = out.numel() if isinstance(out, torch.Tensor) else type(out).__name__
+            return report(
+                name,
+                False,
+                f"one second at {rate} Hz should give 8,000 samples as a tensor, got {size}.",
+            )
+        if amplitude(out, 1000) < 0.9:
+            return report(
+                name,
+                False,
+                f"a 1 kHz tone at {rate} Hz lost its amplitude: "
+                "keep everything below about 3.8 kHz.",
+            )
+    alias = amplitude(folded, 2000)
+    if alias > 0.05:
+        return report(
+            name,
+            False,
+            f"a 6 kHz tone came back as a 2 kHz one at {alias:.2f} of "
+            "its amplitude: low-pass below 4 kHz before downsampling.",
+        )
+    return report(name, True, "right: the band is kept and nothing above 4 kHz folds back.")
+
+
 def check_between(name: str, value, low: float, high: float, *, what: str = "the value"):
     """Check that a measured number (an accuracy, a loss) lies in an expected range."""
     if not _is_number(value):
@@ -159,13 +236,50 @@ def check_longest_recording(answer_seconds, recordings_folder):
         with wave.open(str(path)) as f:
             longest = max(longest, f.getnframes() / f.getframerate())
     answer = float(answer_seconds)
-    if math.isclose(answer, longest, rel_tol=1e-3):
+    if abs(answer - longest) <= 0.005 + 1e-9:  # exact, or rounded to hundredths of a second
         return report(name, True, "right: samples divided by the sample rate.")
     if math.isclose(answer, longest * 8000, rel_tol=1e-3):
         return report(name, False, "that is a number of samples: divide by the sample rate.")
     if math.isclose(answer, longest * 1000, rel_tol=1e-3):
         return report(name, False, "that looks like milliseconds: the answer is in seconds.")
-    return report(name, False, "not the longest one: did you look at all 3,000 files?")
+    if answer > longest:
+        return report(name, False, "longer than any recording: count samples, not bytes.")
+    return report(name, False, "a longer recording exists: did you look at all 3,000 files?")
+
+
+def check_tata_window(has_tata, *, start: int = 160, end: int = 185):
+    """Check a function ``has_tata(sequence)`` that says whether ``TATAWAW`` lies wholly inside
+    ``sequence[start:end]``, on made-up sequences, whatever the data (chapter: Getting
+    started)."""
+    name = "TATA-box window"
+    if not callable(has_tata):
+        return report(name, False, "has_tata should be a function of one sequence.")
+    background, length = "G" * 251, 7
+
+    def planted(motif: str, at: int) -> str:
+        return background[:at] + motif + background[at + len(motif) :]
+
+    try:
+        found = {at: bool(has_tata(planted("TATAAAT", at))) for at in range(130, 200)}
+        spelled = [bool(has_tata(planted(m, 170))) for m in ("TATAAAA", "TATATAT", "TATAGAA")]
+    except Exception as error:  # the student's code: report, do not crash
+        return report(name, False, f"has_tata raised {type(error).__name__}: {error}")
+    if spelled[:2] != [True, True]:
+        return report(name, False, "W stands for A or T: TATAAAA and TATATAT both match.")
+    if spelled[2]:
+        return report(name, False, "TATAGAA is no match: W is A or T, never G.")
+    inside = [at for at, hit in found.items() if hit]
+    if inside == list(range(start, end - length + 1)):
+        return report(name, True, "right: a match must start and end inside the window.")
+    if not inside:
+        return report(name, False, "no planted TATAWAW was found at any position.")
+    first, last_end = inside[0], inside[-1] + length
+    hints = []
+    if first != start:
+        hints.append(f"your window starts at {first}, not {start}")
+    if last_end != end:
+        hints.append(f"it ends at {last_end} (exclusive), not {end}")
+    return report(name, False, "; ".join(hints) + ": slice sequence[160:185] and search in it.")
 
 
 def check_tata_fraction(answer, sequences, *, start: int = 160, end: int = 185):
