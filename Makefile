@@ -2,8 +2,9 @@
 #   make book   set up .venv, fetch the data, execute the notebooks, build _build/html
 #   make test   set up .venv, fetch the data, run the unit tests and every notebook (nbval),
 #               instructor and student editions
-# Both are idempotent: the environment is reinstalled only when pyproject.toml changes, the
-# data only when missing, and the book re-executes only notebooks whose code changed.
+# Both are idempotent: the environment is reinstalled only when pyproject.toml or
+# constraints.txt changes, the data only when missing, and the book re-executes only
+# notebooks whose code changed.
 #
 # COURSE_QUICK=1 shrinks data and epochs (same code path); a quick book goes to _quick/ so its
 # cached outputs never leak into the published build in _build/.
@@ -18,12 +19,12 @@ STAMP  := $(VENV)/.installed
 QUICK  := $(filter 1 true yes on,$(COURSE_QUICK))
 BOOK_OUT := $(if $(QUICK),_quick,.)
 
-.PHONY: book test student publish-student bench lint format hooks release data env clean
+.PHONY: book check-html test student publish-student bench lint format hooks release data env clean
 
 # The execution cache (and Sphinx's own) is keyed on each notebook's code only; outputs also
 # depend on utils/ and the pinned packages, so a change there clears the build and every
 # notebook runs again.
-CODE_HASH = $(shell cat pyproject.toml $$(find utils -name '*.py' -o -name '*.json' | sort) | sha256sum | cut -c1-16)
+CODE_HASH = $(shell cat pyproject.toml constraints.txt $$(find utils -name '*.py' -o -name '*.json' | sort) | sha256sum | cut -c1-16)
 CACHE_STAMP := $(BOOK_OUT)/_build/.code-hash
 
 book: $(STAMP) data
@@ -33,6 +34,14 @@ book: $(STAMP) data
 	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W -n --keep-going
 	@echo $(CODE_HASH) > $(CACHE_STAMP)
 	@echo "Book: $(BOOK_OUT)/_build/html/index.html"
+
+# Every page of the built book (`make book` first) in headless Chromium from the system's
+# packages (apt-get install chromium): console errors, broken links and anchors, images,
+# audio players, interactive figures without a static one, local paths; see
+# utils/course/browser.py. COURSE_QUICK=1 checks the quick book in _quick/.
+check-html: $(STAMP)
+	COURSE_BOOK_HTML=$(BOOK_OUT)/_build/html $(BIN)/python -m pytest tests/browser \
+		-p no:cacheprovider -rs
 
 test: $(STAMP) data student
 	$(BIN)/python -m pytest tests chapters student --nbval-lax --nbval-current-env \
@@ -77,7 +86,7 @@ data: $(STAMP)
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@if [ ! -x $(BIN)/python ]; then \
 		if [ -z "$(PYTHON)" ]; then \
 			echo "error: no Python 3.11 or newer found (python3 here is $$(python3 --version 2>&1 || echo missing)); install one, or name it: make PYTHON=/path/to/python3.12"; \
@@ -91,7 +100,8 @@ $(STAMP): pyproject.toml
 		echo "error: $(VENV) uses $$($(BIN)/python --version), not $(PYTHON); pick a new folder: make PYTHON=$(PYTHON) VENV=.venv-other"; \
 		exit 1; \
 	fi
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[dev]"
+	@# Exact versions from constraints.txt; pyproject.toml's own ranges are loose (Colab).
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev]"
 	@# In a git checkout, install the pre-commit hook (.pre-commit-config.yaml) too.
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then $(BIN)/pre-commit install; fi
 	@touch $@
