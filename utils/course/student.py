@@ -12,6 +12,11 @@ Conventions in the instructor notebooks under ``chapters/`` (chapter: Instructor
 - A code cell tagged ``uses-answer`` (an automatic check, say) needs the student's answer: it
   stays, tagged ``nbval-skip`` so that the student edition can be tested before it is filled in.
 
+The student edition is read in Jupyter and on Colab, which do not render MyST: its
+markdown cells are rewritten in plain Markdown (numbered exercise headings, citations
+and a reference list, links for cross-references; :mod:`utils.course.plain_markdown`).
+The book keeps the directives.
+
 ``python -m utils.course.student [--out student]`` writes ``student/chapters/...``, outputs
 stripped.
 
@@ -38,6 +43,7 @@ from pathlib import Path
 
 from utils.config import REPO_ROOT
 from utils.course.notebooks import notebooks
+from utils.course.plain_markdown import Book, load_book, plain_notebook
 from utils.files import write_text_atomic
 
 SOLUTION_TAG, USES_ANSWER_TAG, STUB_TAG, SKIP_TAG = "solution", "uses-answer", "stub", "nbval-skip"
@@ -49,9 +55,9 @@ _SOLUTION_END = re.compile(r"\{solution-end\}")
 _SOLUTION_BLOCK = re.compile(r"\{solution\}")
 
 STUDENT_NOTE = (
-    "```{note}\nThis is the **student edition** of this notebook: the solutions are removed. "
-    "Cells that say `# YOUR CODE HERE` are yours to write; the checks after them tell you how "
-    "you did.\n```"
+    "> **Note.** This is the **student edition** of this notebook: the solutions are "
+    "removed. Cells that say `# YOUR CODE HERE` are yours to write; the checks after "
+    "them tell you how you did."
 )
 
 
@@ -166,18 +172,22 @@ def solution_lines(notebook: dict) -> set[str]:
 
 def write_student_edition(out_dir: Path, sources: list[Path] | None = None) -> list[Path]:
     """Write the student edition of ``sources`` (default: every chapter) under ``out_dir``."""
-    written = []
+    written, book = [], load_book()
     for path in sources or notebooks():
         relative = path.resolve().relative_to(REPO_ROOT)
         target = out_dir / relative
-        write_text_atomic(target, student_json(path.read_text()))
+        doc = relative.with_suffix("").as_posix()
+        write_text_atomic(target, student_json(path.read_text(), doc, book))
         written.append(target)
     return written
 
 
-def student_json(instructor_json: str) -> str:
-    """The student edition of a notebook given and returned as the text of an .ipynb file."""
-    student = student_notebook(json.loads(instructor_json))
+def student_json(text: str, doc: str | None = None, book: Book | None = None) -> str:
+    """The student edition of a notebook given and returned as the text of an .ipynb
+    file; with ``doc`` (its path in the book, no suffix), in plain Markdown too."""
+    student = student_notebook(json.loads(text))
+    if doc is not None:
+        student = plain_notebook(student, doc, book)
     return json.dumps(student, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -216,6 +226,7 @@ def write_student_branch(
     previous = _git_or_none(repo, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
     listing = _git(repo, "ls-tree", "-r", "-z", "HEAD", "--", chapters)
     entries = [line.split("\t", 1) for line in listing.split("\0") if line]
+    book = load_book(repo)
     with tempfile.TemporaryDirectory(prefix="student-index-") as folder:
         env = {**os.environ, "GIT_INDEX_FILE": str(Path(folder) / "index")}
         _git(repo, "read-tree", "HEAD", env=env)
@@ -224,7 +235,8 @@ def write_student_branch(
             if kind != "blob" or not path.endswith(".ipynb") or ".ipynb_checkpoints" in path:
                 continue
             original = _git(repo, "cat-file", "blob", blob)
-            text = student_json(original).encode()
+            doc = path.removesuffix(".ipynb")
+            text = student_json(original, doc, book).encode()
             new_blob = _git(repo, "hash-object", "-w", "--stdin", data=text)
             _git(repo, "update-index", "--cacheinfo", f"{mode},{new_blob},{path}", env=env)
         tree = _git(repo, "write-tree", env=env)
