@@ -1,9 +1,12 @@
 """Housekeeping for the course's notebooks: the set-up cell and output stripping.
 
-Every notebook starts with the same set-up cell, which makes ``import utils`` work on Colab.
-It holds the repository address, whose one source is ``repository.url`` in ``_config.yml``;
-``python -m utils.course.notebooks sync`` rewrites the cell in every notebook from that address, and
-the test suite fails when a notebook is out of date.
+Every notebook starts with the same set-up cell, which makes ``import utils`` work on
+Colab and on a JupyterHub. It holds the repository address, whose one source is
+``repository.url`` in ``_config.yml``, and the version of the book (tag ``v<version>``,
+the version in ``pyproject.toml``), so that Colab runs the code the notebook was written
+for, not whatever the main branch holds that day; ``python -m utils.course.notebooks
+sync`` rewrites the cell in every notebook (``make release`` does, for the new version),
+and the test suite fails when a notebook is out of date.
 
 Command line: ``python -m utils.course.notebooks {sync,check,strip}``.
 """
@@ -24,20 +27,62 @@ SETUP_TAG = "course-setup"
 ANSWER_TAG = "uses-answer"  # a check cell: it reads the student's answers
 
 SETUP_TEMPLATE = """\
-# Set-up: makes `import utils` work. A no-op in the course's own environment (make book/test);
-# on Colab it fetches the course code once. No kernel restart is needed.
+# Set-up: makes `import utils` work. A no-op where the course is installed (make book,
+# make test, Binder); in a clone of the course (a JupyterHub), it finds the code; on
+# Colab it fetches the code of this notebook's version ({tag}) once and installs only
+# the packages Colab lacks (never torch). No kernel restart is needed.
 import sys
 
 try:
     import utils.config  # noqa: F401
 except ImportError:
+    import importlib.util
+    import os
     import subprocess
 
     COURSE_REPO = "{url}"
-    subprocess.run(["git", "clone", "--depth=1", COURSE_REPO, "/content/course"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "logomaker"], check=True)
+    COURSE_VERSION = "{tag}"  # the version of the book this notebook belongs to
+    code = next(
+        (d for d in (".", "..", "../..") if os.path.isfile(f"{{d}}/utils/config.py")),
+        os.path.expanduser(f"~/rnn-cnn-course-{{COURSE_VERSION}}"),
+    )
+    if not os.path.isdir(f"{{code}}/utils"):
+        clone = ["git", "clone", "-q", "--depth=1", "--branch", COURSE_VERSION]
+        subprocess.run([*clone, COURSE_REPO, code], check=True)
+    needed = {needed}
+    missing = [r for m, r in needed.items() if importlib.util.find_spec(m) is None]
+    if missing:
+        pip = [sys.executable, "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, *missing], check=True)
     sys.modules.pop("utils", None)  # an unrelated `utils` may already be imported
-    sys.path.insert(0, "/content/course")"""
+    sys.path.insert(0, os.path.abspath(code))"""
+
+# Requirements Colab may lack, by import name (pyproject.toml); torch and torchvision
+# are Colab's own and never reinstalled, whatever their version.
+NEVER_INSTALLED = {"torch", "torchvision"}
+IMPORT_NAMES = {"ipython": "IPython", "pyyaml": "yaml"}
+
+
+def colab_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> dict:
+    """``{import name: requirement}`` for the set-up cell: the runtime dependencies of
+    ``pyproject`` without torch and torchvision."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    found = {}
+    for text in tomllib.loads(pyproject.read_text())["project"]["dependencies"]:
+        name = Requirement(text).name.lower()
+        if name not in NEVER_INSTALLED:
+            found[IMPORT_NAMES.get(name, name.replace("-", "_"))] = text
+    return found
+
+
+def course_version(pyproject: Path = REPO_ROOT / "pyproject.toml") -> str:
+    """The course's version, ``[project] version`` in ``pyproject.toml``."""
+    import tomllib
+
+    return tomllib.loads(pyproject.read_text())["project"]["version"]
 
 
 def repository_url(config_file: Path = REPO_ROOT / "_config.yml") -> str:
@@ -50,9 +95,16 @@ def repository_url(config_file: Path = REPO_ROOT / "_config.yml") -> str:
     return url
 
 
-def setup_source(url: str | None = None) -> str:
-    """The source of the set-up cell for repository ``url`` (default: from _config.yml)."""
-    return SETUP_TEMPLATE.format(url=url or repository_url())
+def setup_source(url: str | None = None, root: Path = REPO_ROOT) -> str:
+    """The source of the set-up cell for repository ``url`` (default: from
+    ``_config.yml``), fetching tag ``v<version>`` of ``root``'s ``pyproject.toml``."""
+    needed = colab_requirements(root / "pyproject.toml")
+    lines = "".join(f"        {m!r}: {text!r},\n" for m, text in needed.items())
+    return SETUP_TEMPLATE.format(
+        url=url or repository_url(root / "_config.yml"),
+        tag=f"v{course_version(root / 'pyproject.toml')}",
+        needed="{\n" + lines.replace("'", '"') + "    }",
+    )
 
 
 def notebooks(root: Path = CHAPTERS) -> list[Path]:
@@ -129,8 +181,9 @@ def undeclared_answers(notebook: dict) -> list[str]:
     return found
 
 
-def sync(path: Path, url: str | None = None) -> bool:
-    """Rewrite the set-up cell of ``path`` from the template; True if the file changed."""
+def sync(path: Path, url: str | None = None, root: Path = REPO_ROOT) -> bool:
+    """Rewrite the set-up cell of ``path`` from the template (the version and address of
+    the course in ``root``); True if the file changed."""
     notebook = _load(path)
     cell = _setup_cell(notebook)
     if cell is None:
@@ -142,7 +195,7 @@ def sync(path: Path, url: str | None = None) -> bool:
         )
         notebook["cells"].insert(first_code, cell)
     cell["metadata"]["tags"] = sorted({*cell["metadata"].get("tags", []), SETUP_TAG, "remove-cell"})
-    source = setup_source(url)
+    source = setup_source(url, root)
     if "".join(cell["source"]) == source and cell.get("id"):
         return False
     cell["source"] = source.splitlines(keepends=True)  # as Jupyter stores it

@@ -8,7 +8,8 @@
    ``results/timing.json``), or takes an existing report with ``--timing FILE``;
 3. writes the version everywhere the book and the code show it (``VERSION_FILES``: the
    ``[project] version`` in ``pyproject.toml``, the source of truth; ``utils.__version__``;
-   the book's footer in ``_config.yml``; ``CITATION.cff``), dates the changelog section, and
+   the book's footer in ``_config.yml``; ``CITATION.cff``; every notebook's set-up cell,
+   which fetches tag ``vX.Y.Z`` on Colab), dates the changelog section, and
    keeps the benchmark as ``benchmarks/X.Y.Z/timing.json``;
 4. commits those files ("Release X.Y.Z") and tags the commit ``vX.Y.Z`` (annotated);
 5. builds the student edition of the tag on the local branch ``student``
@@ -30,6 +31,7 @@ from datetime import date
 from pathlib import Path
 
 from utils.config import REPO_ROOT
+from utils.course import notebooks
 
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -139,8 +141,8 @@ def plan(version: str, timing: Path | None) -> list[str]:
     return [
         f"check: clean tree, no tag v{version}, CHANGELOG.md has '## [{version}]'",
         f"{bench} -> benchmarks/{version}/timing.json",
-        f"set version {version} in {', '.join(sorted({f for f, _, _ in VERSION_FILES}))}; "
-        "date the changelog section",
+        f"set version {version} in {', '.join(sorted({f for f, _, _ in VERSION_FILES}))}"
+        f" and in every notebook's set-up cell (tag v{version}); date the changelog section",
         f"git commit 'Release {version}' and git tag -a v{version}",
         "python -m utils.course.student --branch student (the student edition of the tag)",
         f"print, not run: git push origin <branch> v{version} student",
@@ -165,6 +167,9 @@ def release(
     report["commit"] = _git(root, "rev-parse", "HEAD")  # the code that was measured
 
     changed = set_version(version, root)
+    # the set-up cells fetch tag v<version>: every notebook names the new one
+    chapters = notebooks.notebooks(root / "chapters")
+    changed += [str(p.relative_to(root)) for p in chapters if notebooks.sync(p, root=root)]
     date_changelog(version, root)
     bench_file = Path("benchmarks") / version / "timing.json"
     (root / bench_file).parent.mkdir(parents=True, exist_ok=True)
