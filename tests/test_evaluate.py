@@ -229,3 +229,17 @@ def test_saliency_is_gradient_times_input():
     x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 40)), 4).transpose(1, 2).float()
     s = saliency(model, x)
     assert s.shape == x.shape and (s[x == 0] == 0).all()
+
+
+def test_transcripts_of_different_lengths_concatenate_and_decode_as_before():
+    """Batches cropped to their longest string (bucketing) give CTC outputs with different
+    numbers of steps; joined, each string still decodes to what its own batch said."""
+    g = torch.Generator().manual_seed(0)
+    short = CTCOutput(torch.randn(2, 3, 4, generator=g).log_softmax(-1), torch.tensor([3, 2]))
+    long = CTCOutput(torch.randn(1, 6, 4, generator=g).log_softmax(-1), torch.tensor([5]))
+    joined = output_kind(short).concat([short, long])
+    assert joined.log_probs.shape == (3, 6, 4) and joined.lengths.tolist() == [3, 2, 5]
+    expected = ctc_greedy_decode(short.log_probs, short.lengths) + ctc_greedy_decode(
+        long.log_probs, long.lengths
+    )
+    assert ctc_greedy_decode(joined.log_probs, joined.lengths) == expected

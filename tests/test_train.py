@@ -7,7 +7,14 @@ from utils.config import seed_everything
 from utils.data.spec import Split, TaskSpec
 from utils.evaluate import predict
 from utils.models import CTCOutput, RNNTagger, build_model
-from utils.train import History, Recipe, fit, load_checkpoint, save_checkpoint
+from utils.train import (
+    History,
+    Recipe,
+    batch_indices,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 SPEC = TaskSpec("toy", "sequence", (12, 5), 3, ("a", "b", "c"))
 
@@ -127,3 +134,70 @@ def test_progress_bar_and_live_plot_run(capsys):
     matplotlib.use("Agg")
     _, history = run(epochs=1, quiet=False, live_plot=True)
     assert history.epochs == 1
+
+
+def test_batch_indices_plain_is_the_old_random_permutation():
+    batches = batch_indices(10, 4, torch.Generator().manual_seed(5))
+    expected = torch.randperm(10, generator=torch.Generator().manual_seed(5)).split(4)
+    assert [b.tolist() for b in batches] == [e.tolist() for e in expected]
+
+
+def test_batch_indices_bucketed_cover_every_example_with_similar_lengths():
+    lengths = torch.randperm(64, generator=torch.Generator().manual_seed(0)) + 10
+    generator = torch.Generator().manual_seed(1)
+    first = batch_indices(64, 8, generator, lengths=lengths, pool=8)  # one pool: all 64
+    assert sorted(torch.cat(first).tolist()) == list(range(64))
+    # one sorted pool cut into batches of 8: each batch spans 8 consecutive lengths
+    assert all(int(lengths[b].max() - lengths[b].min()) == 7 for b in first)
+    second = batch_indices(64, 8, generator, lengths=lengths, pool=2)  # pools of 16
+    assert sorted(torch.cat(second).tolist()) == list(range(64))
+    spans = [int(lengths[b].max() - lengths[b].min()) for b in second]
+    assert max(spans) < 40 and {tuple(b.tolist()) for b in second} != {
+        tuple(b.tolist()) for b in first
+    }
+    with pytest.raises(ValueError, match="lengths has 3 entries for 64 examples"):
+        batch_indices(64, 8, generator, lengths=torch.ones(3))
+
+
+class LengthSpy(torch.nn.Module):
+    """Wraps a model and records the padded length of every batch it sees in training."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.seen = model, []
+
+    def forward(self, x, lengths=None):
+        if self.training:
+            self.seen.append((x.shape[1], int(lengths.max())))
+        return self.model(x, lengths)
+
+
+def test_fit_bucketed_crops_each_batch_to_its_longest_sequence():
+    seed_everything(0)
+    spy = LengthSpy(build_model("gru", SPEC))
+    history = fit(spy, TRAIN, VAL, epochs=2, batch_size=16, bucket_by_length=True, quiet=True)
+    assert history.epochs == 2 and len(spy.seen) == 2 * 6
+    assert all(padded == longest for padded, longest in spy.seen)
+    assert min(padded for padded, _ in spy.seen) < TRAIN.x.shape[1]  # some were cropped
+    no_lengths = Split(TRAIN.x, TRAIN.y)
+    with pytest.raises(ValueError, match="bucket_by_length needs sequences with lengths"):
+        fit(spy, no_lengths, VAL, epochs=1, bucket_by_length=True, quiet=True)
+
+
+def test_fit_bucketed_ctc_model_concatenates_batches_of_different_lengths():
+    seed_everything(0)
+    model = build_model("ctc_rnn", SPEC, downsample=1)
+    targets = torch.stack([TRAIN.y, (TRAIN.y + 1) % 3], dim=1)
+    split = Split(TRAIN.x, targets, TRAIN.lengths)
+    history = fit(
+        model,
+        split,
+        split,
+        epochs=2,
+        batch_size=16,
+        metric="error_rate",
+        bucket_by_length=True,
+        quiet=True,
+        device="cpu",
+    )
+    assert history.epochs == 2 and 0 <= history.train_metric[-1] <= 1

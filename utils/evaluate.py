@@ -152,9 +152,12 @@ class Transcript:
         return CTCOutput(outputs.log_probs.detach().float(), outputs.lengths.detach())
 
     def concat(self, chunks):
-        return CTCOutput(
-            *(torch.cat([getattr(c, f).cpu() for c in chunks]) for f in CTCOutput._fields)
-        )
+        steps = max(c.log_probs.shape[1] for c in chunks)  # batches may differ in length
+        log_probs = [  # pad the steps past each batch's end (never read: ``lengths`` stop first)
+            torch.nn.functional.pad(c.log_probs.cpu(), (0, 0, 0, steps - c.log_probs.shape[1]))
+            for c in chunks
+        ]
+        return CTCOutput(torch.cat(log_probs), torch.cat([c.lengths.cpu() for c in chunks]))
 
     def loss(self, outputs, y) -> torch.Tensor:
         return ctc_loss(outputs.log_probs, outputs.lengths, y)

@@ -142,6 +142,9 @@ class Recipe:
     - ``augment(batch, generator) -> batch``: transforms each training batch (a
       :class:`~utils.data.spec.Split`), e.g. :func:`utils.data.audio.spec_augment`, drawing its
       randomness from ``generator`` so that runs stay repeatable.
+    - ``bucket_by_length``: batch sequences of similar length together and crop each batch to
+      its longest, so little time goes on padding (see :func:`batch_indices`); only for models
+      that accept any length (chapter: Hybrids).
     """
 
     epochs: int = 15
@@ -154,6 +157,7 @@ class Recipe:
     metric: str = "accuracy"
     seed: int = 0
     augment: object = None
+    bucket_by_length: bool = False
 
     def __post_init__(self):
         if self.schedule not in ("onecycle", "cosine", None):
@@ -230,13 +234,46 @@ class TrainStep:
         return loss.item(), output_kind(outputs).detach(outputs)
 
 
+def batch_indices(
+    n: int, batch_size: int, generator, *, lengths=None, pool: int = 16
+) -> list[torch.Tensor]:
+    """The example indices of one epoch's batches, in a random order (chapter: Hybrids).
+
+    Without ``lengths``: a random permutation of ``range(n)`` cut into batches. With
+    ``lengths`` (bucketing): the permutation is cut into pools of ``pool`` batches, each pool
+    is sorted by length and cut into batches, and the batches are shuffled, so a batch holds
+    sequences of similar length (little padding) yet changes from epoch to epoch.
+    """
+    order = torch.randperm(n, generator=generator)
+    if lengths is None:
+        return list(order.split(batch_size))
+    if len(lengths) != n:
+        raise ValueError(f"lengths has {len(lengths)} entries for {n} examples")
+    batches = []
+    for chunk in order.split(batch_size * pool):
+        by_length = chunk[torch.argsort(lengths.cpu()[chunk], stable=True)]
+        batches += by_length.split(batch_size)
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+
+
+def crop_to_longest(batch):
+    """A batch of padded sequences ``x`` ``[B, T, ...]`` cut to its longest sequence."""
+    longest = int(batch.lengths.max())
+    return type(batch)(batch.x[:, :longest], batch.y, batch.lengths)
+
+
 def train_one_epoch(model, train, step: TrainStep, recipe: Recipe, generator):
     """One pass over ``train`` (already on the device) in a random order: returns the mean
     training loss and the metric on the batches as they were seen (dropout on)."""
     model.train()
     total_loss, outputs_seen, labels_seen = 0.0, [], []
-    for idx in torch.randperm(len(train), generator=generator).split(recipe.batch_size):
+    if recipe.bucket_by_length and train.lengths is None:
+        raise ValueError("bucket_by_length needs sequences with lengths; this split has none")
+    lengths = train.lengths if recipe.bucket_by_length else None
+    for idx in batch_indices(len(train), recipe.batch_size, generator, lengths=lengths):
         batch = train[idx.to(step.device)]
+        if recipe.bucket_by_length:
+            batch = crop_to_longest(batch)
         if recipe.augment is not None:
             batch = recipe.augment(batch, generator)
         loss, outputs = step(model, batch, recipe.clip_grad)
