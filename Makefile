@@ -57,9 +57,10 @@ publish-student: $(STAMP)
 	$(BIN)/python -m utils.course.student --branch student
 
 # How long every chapter takes to execute on this machine, full settings (the published book's);
-# quick settings: .venv/bin/python -m utils.course.timing --quick. Report also in results/timing.json.
+# quick settings: .venv/bin/python -m utils.course.timing --quick. The reports go to
+# benchmarks/latest/timing-{full,quick}.json (committed: the chapters quote them).
 bench: $(STAMP) data
-	$(BIN)/python -m utils.course.timing --out results/timing.json
+	$(BIN)/python -m utils.course.timing
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,7 +5,8 @@
 1. checks: ``X.Y.Z`` is a version, the working tree is clean, tag ``vX.Y.Z`` does not exist,
    and ``CHANGELOG.md`` has a ``## [X.Y.Z]`` section;
 2. benchmarks the book at full settings on the committed code (``make bench``, which writes
-   ``results/timing.json``), or takes an existing report with ``--timing FILE``;
+   ``benchmarks/latest/timing-full.json``), or takes an existing report with
+   ``--timing FILE``;
 3. writes the version everywhere the book and the code show it (``VERSION_FILES``: the
    ``[project] version`` in ``pyproject.toml``, the source of truth; ``utils.__version__``;
    the book's footer in ``_config.yml``; ``CITATION.cff``; every notebook's set-up cell,
@@ -160,7 +161,7 @@ def release(
         return
     if timing is None:
         subprocess.run(["make", "bench"], cwd=root, check=True)
-        timing = root / "results" / "timing.json"
+        timing = root / "benchmarks" / "latest" / "timing-full.json"
     report = json.loads(Path(timing).read_text())
     check_timing(report)
     report["course_version"] = version

@@ -1,11 +1,16 @@
 """How long does the book take to execute on this machine? (chapter: Instructor guide)
 
-``python -m utils.course.timing [--quick] [NOTEBOOK ...] [--out results/timing.json]`` executes each
+``python -m utils.course.timing [--quick] [NOTEBOOK ...] [--out FILE]`` executes each
 chapter notebook (default: every notebook in ``_toc.yml``, in its order) in a fresh kernel whose
 working directory is the notebook's folder, as the book build does, and prints one row per
 notebook (seconds, status), the total, the machine and the mode. A notebook that fails is
 reported with the name of its error and the run goes on; the exit status is non-zero if any
-failed. ``--out`` writes the same report as JSON (atomically: temp file, then rename).
+failed. The report is also written as JSON (atomically: temp file, then rename) to
+``benchmarks/latest/timing-<mode>.json``, or ``--out FILE``.
+
+The reports in ``benchmarks/latest/`` are committed: each chapter's opening quotes its
+compute note from them (:func:`describe_cost`), so the published book, built from a
+fresh clone, says what a chapter costs; ``benchmarks/<version>/`` keeps each release's.
 
 Full settings by default (what the published book runs); ``--quick`` sets ``COURSE_QUICK=1``
 for the kernels. ``make bench`` runs the full benchmark. The notebooks' outputs are discarded:
@@ -26,7 +31,9 @@ from pathlib import Path
 from utils.config import REPO_ROOT
 from utils.files import write_text_atomic
 
-DEFAULT_OUT = REPO_ROOT / "results" / "timing.json"
+BENCHMARKS = REPO_ROOT / "benchmarks"
+LATEST = {m: BENCHMARKS / "latest" / f"timing-{m}.json" for m in ("full", "quick")}
+DEFAULT_OUT = LATEST["full"]  # what `make bench` writes and `make release` records
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -67,6 +74,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def _load_average() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
 def machine_info() -> dict:
     """What the timings depend on: cores, threads, CPU model, device, versions."""
     info = {
@@ -77,6 +88,8 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "torch": None,
         "platform": platform.platform(),
+        # other work on the machine slows every row: compare reports at similar loads
+        "load_average_1min": _load_average(),
     }
     try:
         import torch
@@ -179,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         "notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in _toc.yml order)"
     )
     parser.add_argument("--quick", action="store_true", help="quick mode (COURSE_QUICK=1)")
-    parser.add_argument("--out", type=Path, help="also write the report as JSON here")
+    parser.add_argument(
+        "--out", type=Path, help="the JSON report's file (default: benchmarks/latest/)"
+    )
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     args = parser.parse_args(argv)
     paths = args.notebooks or toc_notebooks()
@@ -187,26 +202,52 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no notebooks to run")
     report = benchmark(paths, quick=args.quick, timeout=args.timeout)
     print(format_report(report))
-    if args.out:
-        write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
-        print(f"report: {args.out}")
+    out = args.out or LATEST[report["mode"]]
+    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
+    print(f"report: {_display_name(out)}")
     return 1 if any(r["status"] != "ok" for r in report["notebooks"]) else 0
 
 
-def describe_cost(notebook: str, report_file: Path = DEFAULT_OUT) -> str:
-    """One line for a chapter's opening: what ``notebook`` (a file name such as
-    ``"recurrent.ipynb"``) cost when the timing report was last written (chapters: Foundations)."""
-    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+def _took(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def _row(report: dict, notebook: str) -> dict | None:
     rows = [r for r in report.get("notebooks", []) if r["notebook"].endswith(notebook)]
-    if not rows:
+    return rows[-1] if rows else None
+
+
+def describe_cost(notebook: str, report_file: Path | None = None) -> str:
+    """One line for a chapter's opening: what ``notebook`` (a file name such as
+    ``"recurrent.ipynb"``) costs, from the committed reports in ``benchmarks/latest/``
+    (full settings and quick mode), or from ``report_file`` alone (chapters: all)."""
+    if report_file is not None:
+        report = json.loads(report_file.read_text()) if report_file.exists() else {}
+        if (row := _row(report, notebook)) is None:
+            return f"No timing report for {notebook} yet: `make bench` measures it."
+        machine = report["machine"]
+        return (
+            f"Last measured: {_took(row['seconds'])} at {report['mode']} settings on "
+            f"{machine['cpu_count']} CPU cores ({machine['device']}), {row['status']}."
+        )
+    found = {}
+    for mode, path in LATEST.items():
+        report = json.loads(path.read_text()) if path.exists() else {}
+        if (row := _row(report, notebook)) and row["status"] == "ok":
+            found[mode] = (row["seconds"], report["machine"])
+    if not found:
         return f"No timing report for {notebook} yet: `make bench` measures it."
-    row, machine = rows[-1], report["machine"]
-    seconds = row["seconds"]
-    took = f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
-    return (
-        f"Last measured: {took} at {report['mode']} settings on {machine['cpu_count']} CPU "
-        f"cores ({machine['device']}), {row['status']}."
-    )
+    parts = []
+    if "full" in found:
+        seconds, machine = found["full"]
+        where = f"{machine['cpu_count']} CPU cores ({machine['device']})"
+        parts.append(f"about {_took(seconds)} at the book's full settings on {where}")
+    else:
+        parts.append("full settings not measured yet (`make bench`)")
+    if "quick" in found:
+        quick = _took(found["quick"][0])
+        parts.append(f"about {quick} in quick mode (`COURSE_QUICK=1`)")
+    return f"Compute: {'; '.join(parts)}."
 
 
 if __name__ == "__main__":
