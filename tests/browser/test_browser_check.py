@@ -96,6 +96,47 @@ def test_each_problem_is_reported_on_its_page(tmp_path):
     assert len(found) == len(expected) + 1  # + the 404 of missing.png in the console
 
 
+def _png(path: Path, alpha: float) -> str:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    plt.imsave(path, np.full((8, 8, 4), [0.2, 0.4, 0.6, alpha]))
+    return path.name
+
+
+@needs_chromium
+def test_figures_need_alt_text_and_an_opaque_background(tmp_path):
+    opaque, clear = _png(tmp_path / "a.png", 1.0), _png(tmp_path / "b.png", 0.0)
+    cell = '<div class="cell_output"><img src="{}" alt="{}"></div>'
+    site = _site(
+        tmp_path,
+        {
+            "index.html": _page(cell.format(opaque, "Figure: accuracy by epoch")),
+            "bad.html": _page(cell.format(opaque, opaque) + cell.format(clear, "ok")),
+        },
+    )
+    assert browser.check_site(site, chromium=CHROMIUM) == [
+        "bad.html: image without alt text: a.png",
+        "bad.html: transparent figure, unreadable in the dark theme: b.png",
+    ]
+
+
+def test_alt_text_comes_from_the_titles_a_cell_sets():
+    from utils.course.sphinx_alt_text import alt_text, cell_titles
+
+    code = (
+        'fig, ax = plt.subplots()\nax.set_title("Loss by epoch")\n'
+        'ax.set(xlabel="epoch", title="Loss by epoch")\nfig.suptitle(f"{n} runs")\n'
+        'plots.plot_diagram(boxes, arrows, description="Which family to choose")'
+    )
+    assert cell_titles(code) == ["Loss by epoch", "Which family to choose"]
+    assert alt_text(code, "Training") == "Figure: Loss by epoch; Which family to choose"
+    assert alt_text("plt.plot(x)", "Training") == (
+        "Figure drawn by the code cell above in the section “Training”."
+    )
+    assert cell_titles('%matplotlib inline\nplt.title("Magic")') == ["Magic"]
+
+
 @needs_chromium
 def test_a_working_audio_player_passes(tmp_path):
     import io

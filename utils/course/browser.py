@@ -7,7 +7,9 @@ chromium``; nothing is downloaded) through the DevTools protocol, and prints one
 per problem:
 
 - an uncaught JavaScript error or a ``console.error`` (a script declared twice, say);
-- a resource of the book that did not load (404), an image that did not load;
+- a resource of the book that did not load (404), an image that did not load, an
+  image without alt text, a figure with a transparent background (unreadable in the
+  dark theme);
 - an internal link to a page that does not exist, or to an anchor that page lacks;
 - a page that should play audio (``--audio``: the speech chapter) without a player
   that works;
@@ -51,7 +53,7 @@ CHROMIUM_NAMES = (
 LOADED = "Page.loadEventFired"
 
 # What each page reports once it has loaded (run in the page; returns plain JSON).
-PAGE_FACTS_JS = """
+PAGE_FACTS_JS = r"""
 (async () => {
   const images = [...document.images];
   for (const img of images) img.loading = "eager";
@@ -65,7 +67,24 @@ PAGE_FACTS_JS = """
   await new Promise((done) => setTimeout(done, 300));  // late async script errors
   const views = document.querySelectorAll(
     'script[type="application/vnd.jupyter.widget-view+json"]');
+  const isPath = (alt, src) =>
+    !alt || alt === src || /\.(png|jpe?g|gif|svg)$/i.test(alt);
+  const seeThrough = (img) => {  // a transparent figure vanishes in the dark theme
+    if (!img.closest(".cell_output") || !(img.naturalWidth > 0)) return false;
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.min(img.naturalWidth, 200);
+    canvas.height = Math.min(img.naturalHeight, 200);
+    const context = canvas.getContext("2d");
+    context.drawImage(img, 0, 0, canvas.width, canvas.height);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 3; i < pixels.length; i += 4) if (pixels[i] < 250) return true;
+    return false;
+  };
   return {
+    noAltText: images.filter((img) => isPath((img.getAttribute("alt") || "").trim(),
+                                             img.getAttribute("src")))
+      .map((img) => img.getAttribute("src")),
+    transparent: images.filter(seeThrough).map((img) => img.getAttribute("src")),
     brokenImages: images.filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.getAttribute("src")),
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
@@ -269,6 +288,9 @@ def visit(browser: Chromium, base: str, path: str, *, audio: bool) -> Page:
         return page
     page.problems += filter(None, (_event_problem(e, base) for e in browser.events))
     page.problems += [f"image did not load: {src}" for src in facts["brokenImages"]]
+    page.problems += [f"image without alt text: {src}" for src in facts["noAltText"]]
+    dark = "transparent figure, unreadable in the dark theme"
+    page.problems += [f"{dark}: {src}" for src in facts["transparent"]]
     if n := facts["viewsWithoutFallback"]:
         page.problems.append(f"{n} interactive figure(s) with no static figure")
     if audio and not facts["audio"]:
