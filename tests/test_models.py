@@ -145,7 +145,7 @@ def test_ctc_model_learns_to_transcribe():
     ],
 )
 def test_wrong_shapes_raise_clear_errors(spec, shape, message):
-    for arch in ("gru", "cnn1d", "crnn", "danq"):
+    for arch in ("gru", "cnn1d", "crnn", "danq", "transformer"):
         with pytest.raises(ValueError, match=message):
             build_model(arch, spec)(torch.zeros(shape))
 
@@ -157,8 +157,8 @@ def test_plain_classes_check_their_inputs():
         ValueError, match=r"expected \[batch, 1, 40, 64\] images, got \[2, 40, 64\]"
     ):
         CNN2d(1, 3, input_size=(40, 64))(torch.zeros(2, 40, 64))
-    with pytest.raises(ValueError, match="unknown architecture 'transformer'"):
-        build_model("transformer", SPECS["speech"])
+    with pytest.raises(ValueError, match="unknown architecture 'mamba'"):
+        build_model("mamba", SPECS["speech"])
 
 
 def test_packed_rnn_ignores_padding():
@@ -189,7 +189,9 @@ def test_rnn_encoder_final_state_matches_outputs():
     assert out[1, 4:].abs().sum() == 0  # padding stays zero
 
 
-@pytest.mark.parametrize("arch", ["cnn1d", "tcn", "danq", "bigru", "cnn2d", "crnn"])
+@pytest.mark.parametrize(
+    "arch", ["cnn1d", "tcn", "danq", "bigru", "cnn2d", "crnn", "transformer"]
+)
 def test_dna_models_read_any_length(arch):
     """Trained at 120 bp, a model reads 400 bp: no DNA architecture here needs a fixed length."""
     spec = SPECS["motif_grammar"]  # 120 bp
@@ -230,7 +232,7 @@ def test_receptive_field_and_tcn_sizing():
     assert receptive_field([k for k, _ in blocks], [d for _, d in blocks]) == tcn.receptive_field
 
 
-@pytest.mark.parametrize("arch", ["bigru", "cnn2d", "crnn", "tcn"])
+@pytest.mark.parametrize("arch", ["bigru", "cnn2d", "crnn", "tcn", "transformer"])
 def test_match_parameters_hits_the_budget(arch):
     model = match_parameters(arch, SPECS["speech"], 30_000)
     assert abs(count_parameters(model) - 30_000) <= 0.05 * 30_000

@@ -26,6 +26,7 @@ from utils.models.cnn import TCN, CNN1d, CNN2d
 from utils.models.common import require_shape
 from utils.models.hybrid import CRNN, CTCBiGRU, CTCConvNet, CTCRecognizer, DanQ
 from utils.models.rnn import RNNClassifier
+from utils.models.transformer import TransformerClassifier
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -214,6 +215,22 @@ def _danq(shape, classes, spec, width, **kw):
     return DanQ(classes, in_channels=shape[0], **kw)
 
 
+def _transformer(shape, classes, spec, width, **kw):
+    """Tokens of a few steps each on long inputs; the feed-forward width absorbs the rounding
+    of ``d_model`` to a multiple of the heads, so the parameter count grows smoothly with
+    ``width`` and :func:`match_parameters` can hit a budget."""
+    if spec.layout == "dna":  # motif-sized kernels, one token per 4 bases: 251 bp -> 63
+        kw = {"kernel_size": 9, "patch": 4} | kw
+    elif spec.layout == "sequence" and spec.input_shape[0] > 64:  # speech: 101 frames -> 51
+        kw = {"kernel_size": 3, "patch": 2} | kw
+    heads = kw.setdefault("heads", 4)
+    exact = 64 * width  # the unrounded model size; 4 * d^2 + 2 * d * ff per layer
+    d_model = kw.setdefault("d_model", heads * max(1, round(exact / heads)))
+    feedforward = (8 * exact**2 - 4 * d_model**2) / (2 * d_model)  # = 2 * exact when exact
+    kw = {"feedforward": max(1, round(feedforward))} | kw
+    return TransformerClassifier(shape[1], classes, **kw)
+
+
 # name -> (what the family reads, constructor taking (shape, classes, spec, width, **overrides))
 ARCHITECTURES = {
     "rnn": _rnn("rnn", False),
@@ -227,6 +244,7 @@ ARCHITECTURES = {
     "cnn2d": ("image", _cnn2d),
     "crnn": ("image", _crnn),
     "danq": ("channels", _danq),
+    "transformer": ("sequence", _transformer),
     "ctc_crnn": ("image", _ctc_crnn),
     "ctc_cnn": ("channels", _ctc_cnn),
     "ctc_rnn": ("sequence", _ctc_rnn),
