@@ -121,6 +121,18 @@ def test_figures_need_alt_text_and_an_opaque_background(tmp_path):
     ]
 
 
+@needs_chromium
+def test_a_code_cell_wider_than_the_column_is_reported(tmp_path):
+    style = "<style>.cell_input { width: 700px } pre { font: 14px monospace }</style>"
+    cell = '<div class="cell_input"><pre>{}</pre></div>'
+    narrow, wide = "x = 1\n" + "y" * 60, "print(" + "z" * 140 + ")"
+    html = _page(cell.format(narrow) + cell.format(wide), head=style)
+    site = _site(tmp_path, {"index.html": html})
+    found = browser.check_site(site, chromium=CHROMIUM)
+    message = f"code wider than the column (147 characters): {wide[:50]}"
+    assert found == [f"index.html: {message}"]
+
+
 def test_alt_text_comes_from_the_titles_a_cell_sets():
     from utils.course.sphinx_alt_text import alt_text, cell_titles
 

@@ -7,6 +7,7 @@ chromium``; nothing is downloaded) through the DevTools protocol, and prints one
 per problem:
 
 - an uncaught JavaScript error or a ``console.error`` (a script declared twice, say);
+- a code cell wider than the book's column at ``VIEWPORT`` (lines cut off);
 - a resource of the book that did not load (404), an image that did not load, an
   image without alt text, a figure with a transparent background (unreadable in the
   dark theme);
@@ -51,6 +52,9 @@ CHROMIUM_NAMES = (
 )
 
 LOADED = "Page.loadEventFired"
+# A laptop's browser window at the book's full layout: its code column holds 88
+# characters, the width the course's code is formatted to (ruff's line-length).
+VIEWPORT = (1440, 900)
 
 # What each page reports once it has loaded (run in the page; returns plain JSON).
 PAGE_FACTS_JS = r"""
@@ -80,7 +84,12 @@ PAGE_FACTS_JS = r"""
     for (let i = 3; i < pixels.length; i += 4) if (pixels[i] < 250) return true;
     return false;
   };
+  const longest = (pre) => pre.textContent.split("\n")
+    .reduce((a, b) => (b.length > a.length ? b : a), "");
   return {
+    wideCode: [...document.querySelectorAll(".cell_input pre")]
+      .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+      .map((pre) => longest(pre)),
     noAltText: images.filter((img) => isPath((img.getAttribute("alt") || "").trim(),
                                              img.getAttribute("src")))
       .map((img) => img.getAttribute("src")),
@@ -167,6 +176,14 @@ class Chromium:
         self._next_id = 0
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
+        width, height = VIEWPORT
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def _read_stderr(self) -> None:
         for line in iter(self._process.stderr.readline, b""):
@@ -289,6 +306,10 @@ def visit(browser: Chromium, base: str, path: str, *, audio: bool) -> Page:
     page.problems += filter(None, (_event_problem(e, base) for e in browser.events))
     page.problems += [f"image did not load: {src}" for src in facts["brokenImages"]]
     page.problems += [f"image without alt text: {src}" for src in facts["noAltText"]]
+    page.problems += [
+        f"code wider than the column ({len(line)} characters): {line.strip()[:50]}"
+        for line in facts["wideCode"]
+    ]
     dark = "transparent figure, unreadable in the dark theme"
     page.problems += [f"{dark}: {src}" for src in facts["transparent"]]
     if n := facts["viewsWithoutFallback"]:
