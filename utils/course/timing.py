@@ -88,7 +88,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "torch": None,
         "platform": platform.platform(),
-        # other work on the machine slows every row: compare reports at similar loads
+        # at the end of the run; other work slows every row: compare similar loads
         "load_average_1min": _load_average(),
     }
     try:
