@@ -8,6 +8,11 @@ batch 256 and latency at batch 1. Without ``--smoke`` it runs the full recipe (o
 as JSON under ``--out``. ``--budget N`` sizes every family to about N parameters with
 ``match_parameters``, as the chapters do. Data come from ``utils.data.load_task`` (quick subsets
 with ``--smoke``).
+
+Two subcommands run the course's benchmark protocol (see :mod:`utils.protocol`, ``make
+benchmark``): ``python -m utils.bench protocol --protocol reduced|full`` runs its cells into a
+JSON Lines results file, resuming, in a local process pool; ``python -m utils.bench merge A B
+-o OUT`` combines results files written by different processes or machines.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 TASKS = ("speech", "images", "promoters", "motif_grammar")
-ARCHS = ("gru", "bigru", "lstm", "cnn1d", "cnn2d", "tcn", "crnn", "danq")
+ARCHS = ("gru", "bigru", "lstm", "cnn1d", "cnn2d", "tcn", "crnn", "danq", "transformer")
+RESULTS = "benchmarks/protocol/results.jsonl"
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -78,7 +85,116 @@ def format_row(row: dict) -> str:
     return text
 
 
+def protocol_main(argv) -> list:
+    """``python -m utils.bench protocol ...``: run, estimate or summarise a protocol."""
+    from utils import protocol as p
+
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.bench protocol", description=p.__doc__.split("\n")[0]
+    )
+    parser.add_argument("--protocol", choices=("reduced", "full"), default="reduced")
+    parser.add_argument("--tasks", nargs="+", help=f"default: {' '.join(p.TASKS)}")
+    parser.add_argument("--families", nargs="+", help=f"default: {' '.join(p.FAMILY_NAMES)}")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(p.SEEDS))
+    parser.add_argument(
+        "--budgets", nargs="+", help="matched, large (default: reduced matched, full both)"
+    )
+    parser.add_argument("--results", default=RESULTS, help="the JSON Lines results file")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per cell")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="cells at once, each in a fresh process (default: cores ÷ threads; 0: in this "
+        "process)",
+    )
+    parser.add_argument(
+        "--shard", default="0/1", help="I/N: run every N-th cell from the I-th (cluster arrays)"
+    )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the protocol's estimated CPU time from the results file; train nothing",
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="with --estimate: time one epoch on 256 examples for cells the file lacks",
+    )
+    parser.add_argument("--summary", action="store_true", help="print mean ± sd; train nothing")
+    args = parser.parse_args(argv)
+    try:
+        cells = p.plan(args.protocol, args.tasks, args.families, args.seeds, args.budgets)
+    except ValueError as error:
+        parser.error(str(error))
+    records = p.read_results(args.results)
+    if args.summary:
+        rows = p.summarise(records)
+        for r in rows:
+            print(
+                f"{r['task']:>14} {r['family']:>11} {r['budget']:>7}  {r['metric']} "
+                f"{r['mean']:.3f} ± {r['sd']:.3f} ({r['seeds']} seeds), "
+                f"{r['parameters']:,} parameters, {r['seconds_per_epoch']:.1f} s/epoch"
+            )
+        return rows
+    if args.estimate:
+        if args.protocol == "full":  # the final cells: 3 seeds per (task, family, budget)
+            groups = dict.fromkeys((c.task, c.family, c.budget) for c in cells)
+            cells = cells + [p.Cell(*g, "final", s, (("x", 0),)) for g in groups
+                             for s in args.seeds]  # fmt: skip
+        torch.set_num_threads(args.threads)
+        result = p.estimate(cells, records, args.protocol, probe=args.probe,
+                            threads=args.threads)  # fmt: skip
+        hours = result["seconds"] / 3600
+        cores = os.cpu_count() or 1
+        print(
+            f"{args.protocol} protocol: {result['cells']} cells, about {hours:.1f} CPU hours "
+            f"at {args.threads} thread(s) per cell (about {hours * args.threads / cores:.1f} h "
+            f"on {cores} cores), measured on this machine"
+        )
+        if result["unmeasured"]:
+            print(f"not measured ({len(result['unmeasured'])} cells, not counted; --probe "
+                  f"times them): {', '.join(result['unmeasured'][:6])}, ...")  # fmt: skip
+        return [result]
+    workers = args.workers
+    if workers is None:
+        workers = max(1, (os.cpu_count() or 1) // args.threads)
+    index, count = (int(n) for n in args.shard.split("/"))
+    print(f"{args.protocol} protocol: {len(cells)} cells into {args.results}, "
+          f"{workers} worker(s) × {args.threads} thread(s)")  # fmt: skip
+    return p.run_protocol(
+        args.protocol,
+        args.results,
+        tasks=args.tasks,
+        families=args.families,
+        seeds=args.seeds,
+        budgets=args.budgets,
+        workers=workers,
+        threads=args.threads,
+        shard=(index, count),
+    )
+
+
+def merge_main(argv) -> list:
+    """``python -m utils.bench merge A B ... -o OUT``: one record per cell key."""
+    from utils import protocol as p
+
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.bench merge", description=merge_main.__doc__
+    )
+    parser.add_argument("files", nargs="+", help="results files (JSON Lines)")
+    parser.add_argument("-o", "--out", default=RESULTS)
+    args = parser.parse_args(argv)
+    records = p.merge(args.files, args.out)
+    print(f"{len(records)} cells in {args.out}")
+    return records
+
+
 def main(argv=None) -> list[dict]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["protocol"]:
+        return protocol_main(argv[1:])
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m utils.bench", description=__doc__.split("\n")[0]
     )
