@@ -267,7 +267,7 @@ def chosen_settings(records, task, family, budget) -> tuple | None:
         return None
     lower_is_better = TASKS[task].metric in ("error_rate", "loss")
     best = (min if lower_is_better else max)(trials, key=lambda r: r["val_metric"])
-    return tuple(sorted(best["settings"].items()))
+    return tuple((name, best["settings"][name]) for name in TUNING)
 
 
 def final_cells(records, tune_cells, seeds=SEEDS) -> list[Cell]:

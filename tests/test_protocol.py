@@ -1,0 +1,187 @@
+"""The benchmark protocol (utils.protocol, python -m utils.bench protocol): the results
+file's schema and provenance, resuming, appends from several processes, merging, estimates
+without training, the full protocol's choice on validation, clear errors for bad names."""
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+
+import pytest
+
+from utils import bench, protocol
+from utils.config import REPO_ROOT
+
+CELL_FIELDS = {
+    "key", "protocol", "stage", "task", "split", "family", "architecture", "budget",
+    "budget_parameters", "parameters", "seed", "settings", "recipe", "train_examples",
+    "metric", "val_metric", "epochs", "seconds_per_epoch", "train_seconds",
+    "train_examples_per_second", "latency_ms_batch1", "latency_ms_batch256",
+    "examples_per_second_batch256", "peak_memory_mb", "total_seconds", "machine", "finished",
+    "test_set", "test", "test_metric",
+}  # fmt: skip
+MACHINE_FIELDS = {"cpu", "cores", "threads", "torch", "device", "commit", "load_average"}
+
+
+def fake_record(key, **fields):
+    task, family, budget, last = key.split("/")
+    record = {"key": key, "task": task, "family": family, "budget": budget}
+    seed = int(last.removeprefix("seed")) if last.startswith("seed") else 0
+    record |= {"stage": "final", "seed": seed, "settings": {}}
+    record |= {"seconds_per_epoch": 2.0, "train_examples": 400, "train_seconds": 4.0}
+    record |= {"total_seconds": 10.0, "metric": "accuracy", "test_metric": 0.5}
+    record |= {"parameters": 100, "latency_ms_batch1": 1.0}
+    return record | fields
+
+
+def test_a_quick_run_writes_complete_records_with_provenance(quick_mode, tmp_path):
+    results = tmp_path / "results.jsonl"
+    keys = protocol.run_protocol(
+        "reduced", results, tasks=["speech"], families=["cnn"], seeds=[0], workers=0,
+        progress=False,
+    )  # fmt: skip
+    assert keys == ["speech/cnn/matched/seed0"]
+    (record,) = protocol.read_results(results)
+    assert set(record) >= CELL_FIELDS, CELL_FIELDS - set(record)
+    assert set(record["machine"]) >= MACHINE_FIELDS
+    assert len(record["machine"]["commit"]) == 40
+    assert record["test_set"] == "test" and record["split"].startswith("new speaker")
+    assert record["test_metric"] == record["test"]["test"]["accuracy"]
+    assert abs(record["parameters"] - record["budget_parameters"]) <= 0.05 * 10_000
+    assert record["train_seconds"] <= record["total_seconds"]
+    assert record["latency_ms_batch1"] < record["latency_ms_batch256"]
+
+    # resuming: every cell is in the file, so a second run trains nothing
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished cell was trained again")
+
+    before = results.read_text()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(protocol, "run_cell", no_training)
+        assert protocol.run_protocol("reduced", results, tasks=["speech"],
+                                     families=["cnn"], seeds=[0], workers=0) == []  # fmt: skip
+    assert results.read_text() == before
+
+
+def _append_many(path, writer):
+    for i in range(200):
+        protocol.append_record(path, {"key": f"{writer}/{i}", "padding": "x" * 3000})
+
+
+def test_appends_from_two_processes_never_interleave(tmp_path):
+    path = tmp_path / "results.jsonl"
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_append_many, args=(path, w)) for w in "ab"]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 400
+    assert {json.loads(line)["key"] for line in lines} == {
+        f"{w}/{i}" for w in "ab" for i in range(200)
+    }
+
+
+def test_a_line_cut_by_a_crash_is_skipped_so_that_cell_runs_again(tmp_path):
+    path = tmp_path / "results.jsonl"
+    protocol.append_record(path, fake_record("speech/cnn/matched/seed0"))
+    with open(path, "a") as f:
+        f.write('{"key": "speech/cnn/matched/seed1", "task": "spe')  # no newline: cut short
+    assert [r["key"] for r in protocol.read_results(path)] == ["speech/cnn/matched/seed0"]
+
+
+def test_cells_run_by_two_processes_merge_into_one_file(quick_mode, tmp_path):
+    """Two shards of one protocol, run at the same time by two processes, then merged."""
+    command = [sys.executable, "-m", "utils.bench", "protocol", "--tasks", "motif_grammar",
+               "--families", "cnn", "--seeds", "0", "1", "--workers", "0"]  # fmt: skip
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    runs = [
+        subprocess.Popen(
+            [*command, "--shard", f"{i}/2", "--results", str(tmp_path / f"part{i}.jsonl")],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        for i in range(2)
+    ]  # fmt: skip
+    for run in runs:
+        output = run.communicate(timeout=300)[0].decode()
+        assert run.returncode == 0, output
+    parts = [protocol.read_results(tmp_path / f"part{i}.jsonl") for i in range(2)]
+    assert [[r["key"] for r in part] for part in parts] == [
+        ["motif_grammar/cnn/matched/seed0"],
+        ["motif_grammar/cnn/matched/seed1"],
+    ]
+    assert parts[0][0]["test_set"] == "length_800"
+    assert set(parts[0][0]["test"]) == {"test", "length_800"}
+    # a copy of part 0 elsewhere (a rerun) does not duplicate its cell
+    (tmp_path / "copy.jsonl").write_text((tmp_path / "part0.jsonl").read_text())
+    out = tmp_path / "merged.jsonl"
+    files = [str(tmp_path / f) for f in ("part1.jsonl", "part0.jsonl", "copy.jsonl")]
+    bench.main(["merge", *files, "-o", str(out)])
+    merged = protocol.read_results(out)
+    assert [r["key"] for r in merged] == [
+        "motif_grammar/cnn/matched/seed0",
+        "motif_grammar/cnn/matched/seed1",
+    ]
+    assert merged[1] == parts[1][0]
+    rows = protocol.summarise(merged)
+    assert len(rows) == 1 and rows[0]["seeds"] == 2
+
+
+def test_estimate_reads_measured_epochs_and_trains_nothing(quick_mode, tmp_path, monkeypatch,
+                                                           capsys):  # fmt: skip
+    import utils.train
+
+    monkeypatch.setattr(utils.train, "fit", lambda *a, **k: pytest.fail("it trained"))
+    path = tmp_path / "results.jsonl"
+    protocol.append_record(path, fake_record("speech/cnn/matched/seed0"))
+    cells = protocol.plan("reduced", ["speech"], ["cnn", "rnn"], seeds=[0, 1, 2])
+    result = protocol.estimate(cells, protocol.read_results(path), "reduced")
+    train = len(protocol.TASKS["speech"].load().train)
+    # 2 s per epoch for 400 examples, 1 epoch in quick mode, 6 s outside training: per seed
+    assert result["seconds"] == pytest.approx(3 * (2.0 / 400 * train * 1 + 6.0))
+    assert result["unmeasured"] == [f"speech/rnn/matched/seed{s}" for s in range(3)]
+    bench.main(["protocol", "--estimate", "--tasks", "speech", "--families", "cnn",
+                "--results", str(path)])  # fmt: skip
+    assert "reduced protocol: 3 cells, about 0.0 CPU hours" in capsys.readouterr().out
+
+
+def test_full_protocol_tunes_on_validation_then_runs_three_seeds():
+    cells = protocol.plan("full", ["digit_strings"], ["cnn"])
+    trials = len(protocol.TUNING["lr"]) * len(protocol.TUNING["dropout"])
+    assert len(cells) == 2 * trials  # two budgets, the same trials for every family
+    assert {c.stage for c in cells} == {"tune"}
+    matched = [c for c in cells if c.budget == "matched"]
+    records = [  # CTC: a lower character error rate is better; test metrics are never read
+        fake_record(c.key, stage="tune", settings=dict(c.settings),
+                    val_metric=0.5 - 0.01 * i, test_metric=None)
+        for i, c in enumerate(matched)
+    ]  # fmt: skip
+    assert protocol.final_cells(records[:-1], cells) == []  # not every trial done yet
+    finals = protocol.final_cells(records, cells)
+    assert [c.seed for c in finals] == [0, 1, 2]
+    assert {c.settings for c in finals} == {matched[-1].settings}
+    assert finals[0].key == "digit_strings/cnn/matched/seed0"
+
+
+def test_every_family_is_a_model_zoo_architecture_and_ctc_has_no_transformer():
+    from utils.models import ARCHITECTURES
+
+    for task in protocol.TASKS.values():
+        assert set(task.families) <= set(protocol.FAMILY_NAMES)
+        assert all(arch in ARCHITECTURES for arch, _, _ in task.families.values())
+    cells = protocol.plan("reduced", ["digit_strings"], ["transformer", "hybrid"])
+    assert {c.family for c in cells} == {"hybrid"}
+
+
+def test_bad_names_are_refused_with_the_valid_ones(capsys):
+    with pytest.raises(ValueError, match=r"unknown tasks \['speach'\]; choose from speech, "):
+        protocol.plan("reduced", tasks=["speach"])
+    with pytest.raises(SystemExit):
+        bench.main(["protocol", "--families", "cnn", "lstm", "--estimate"])
+    assert "unknown families ['lstm']; choose from rnn, cnn, hybrid, transformer" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(ValueError, match="protocol must be 'reduced' or 'full'"):
+        protocol.run_protocol("quick", "unused.jsonl")
