@@ -19,7 +19,7 @@ STAMP  := $(VENV)/.installed
 QUICK  := $(filter 1 true yes on,$(COURSE_QUICK))
 BOOK_OUT := $(if $(QUICK),_quick,.)
 
-.PHONY: book check-html test student publish-student bench lint format hooks release data env clean
+.PHONY: book check-html test student publish-student bench benchmark lint format hooks release data env clean
 
 # The execution cache (and Sphinx's own) is keyed on each notebook's code only; outputs also
 # depend on utils/ and the pinned packages, so a change there clears the build and every
@@ -61,6 +61,16 @@ publish-student: $(STAMP)
 # benchmarks/latest/timing-{full,quick}.json (committed: the chapters quote them).
 bench: $(STAMP) data
 	$(BIN)/python -m utils.course.timing
+
+# The benchmark protocol the comparison chapter draws from (utils/protocol.py): every family
+# on every task at matched budgets, 3 seeds, into benchmarks/protocol/$(PROTOCOL).jsonl
+# (committed); it resumes where a stopped run left off. PROTOCOL=reduced (the chapters'
+# settings) is sized for a 2-core laptop; PROTOCOL=full (tuned on validation, two budgets)
+# is many CPU hours: see benchmarks/README.md. BENCHMARK_ARGS selects a subset or sets the
+# pool, e.g. BENCHMARK_ARGS="--tasks speech --families cnn rnn --workers 2".
+PROTOCOL ?= reduced
+benchmark: $(STAMP) data
+	$(BIN)/python -m utils.bench protocol --protocol $(PROTOCOL) $(BENCHMARK_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

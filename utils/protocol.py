@@ -589,7 +589,7 @@ def run_cells(cells, protocol, results, *, workers=1, threads=1, progress=True) 
 
 def run_protocol(
     protocol="reduced",
-    results="benchmarks/protocol/results.jsonl",
+    results="benchmarks/protocol/reduced.jsonl",
     *,
     tasks=None,
     families=None,
