@@ -185,3 +185,18 @@ def test_bad_names_are_refused_with_the_valid_ones(capsys):
     )
     with pytest.raises(ValueError, match="protocol must be 'reduced' or 'full'"):
         protocol.run_protocol("quick", "unused.jsonl")
+
+
+def test_sample_efficiency_points_train_on_a_fraction_of_the_training_set(quick_mode):
+    cells = protocol.plan("reduced", ["images"], ["cnn"], seeds=[0, 1, 2])
+    assert [c.key for c in cells if c.seed == 0] == [
+        "images/cnn/matched/seed0",
+        "images/cnn/matched/train0.01/seed0",
+        "images/cnn/matched/train0.1/seed0",
+    ]
+    point = next(c for c in cells if c.fraction == 0.1)
+    record = protocol.run_cell(point, "reduced")
+    train = len(protocol.TASKS["images"].load().train)
+    assert record["train_examples"] == round(0.1 * train) and record["train_fraction"] == 0.1
+    (row,) = protocol.summarise([record])
+    assert (row["train_fraction"], row["seeds"]) == (0.1, 1) and row["sd"] != row["sd"]

@@ -132,7 +132,8 @@ def protocol_main(argv) -> list:
         rows = p.summarise(records)
         for r in rows:
             print(
-                f"{r['task']:>14} {r['family']:>11} {r['budget']:>7}  {r['metric']} "
+                f"{r['task']:>14} {r['family']:>11} {r['budget']:>7} "
+                f"{r['train_examples']:>6} examples  {r['metric']} "
                 f"{r['mean']:.3f} ± {r['sd']:.3f} ({r['seeds']} seeds), "
                 f"{r['parameters']:,} parameters, {r['seconds_per_epoch']:.1f} s/epoch"
             )
@@ -140,11 +141,13 @@ def protocol_main(argv) -> list:
     if args.estimate:
         if args.protocol == "full":  # the final cells: 3 seeds per (task, family, budget)
             groups = dict.fromkeys((c.task, c.family, c.budget) for c in cells)
-            cells = cells + [p.Cell(*g, "final", s, (("x", 0),)) for g in groups
-                             for s in args.seeds]  # fmt: skip
+            trial = tuple((name, values[0]) for name, values in p.TUNING.items())
+            cells = cells + [c for g in groups for c in p.seed_cells(*g, args.seeds, trial)]
         torch.set_num_threads(args.threads)
         result = p.estimate(cells, records, args.protocol, probe=args.probe,
                             threads=args.threads)  # fmt: skip
+        for (task, family, budget), seconds in sorted(result["groups"].items()):
+            print(f"{task:>14} {family:>11} {budget:>7}  {seconds / 60:6.1f} CPU min")
         hours = result["seconds"] / 3600
         cores = os.cpu_count() or 1
         print(

@@ -99,7 +99,9 @@ class ProtocolTask:
     ``recipe``: settings for :func:`utils.train.fit` (the chapter's); ``family_recipe``:
     a family's own changes to it (the promoters chapter gives the BiGRU 2 epochs on 2,500
     sequences); ``reduced_train``: training examples in the reduced protocol (None: all);
-    ``test``: the test set that decides (``"test"`` or a key of ``extra_tests``).
+    ``test``: the test set that decides (``"test"`` or a key of ``extra_tests``);
+    ``fractions``: fractions of the training set for the sample-efficiency curves (each a
+    final cell of its own, at the same settings).
     """
 
     name: str
@@ -112,6 +114,7 @@ class ProtocolTask:
     test: str = "test"
     family_recipe: dict = field(default_factory=dict)
     reduced_train: int | None = None
+    fractions: tuple = ()
     chapter: str = ""
 
 
@@ -145,6 +148,7 @@ TASKS = {
         recipe={"epochs": 5, "batch_size": 128, "lr": 6e-3},
         metric="accuracy",
         reduced_train=12_000,
+        fractions=(0.01, 0.1),
         chapter="05_images",
     ),
     "promoters": ProtocolTask(
@@ -161,6 +165,7 @@ TASKS = {
         recipe={"epochs": 10, "metric": "roc_auc"},
         family_recipe={"rnn": {"epochs": 2, "train_examples": 2500}},
         metric="roc_auc",
+        reduced_train=6_000,
         chapter="06_dna",
     ),
     "motif_grammar": ProtocolTask(
@@ -177,7 +182,7 @@ TASKS = {
         recipe={"epochs": 10},
         metric="accuracy",
         test="length_800",
-        reduced_train=4_000,
+        reduced_train=2_500,
         chapter="06_dna",
     ),
     "digit_strings": ProtocolTask(
@@ -227,13 +232,22 @@ class Cell:
     budget: str
     stage: str
     seed: int
-    settings: tuple = ()  # (("dropout", 0.1), ("lr", 0.003)) for a tuning trial
+    settings: tuple = ()  # (("lr", 0.003), ("dropout", 0.1)) for a tuning trial
+    fraction: float | None = None  # a point of a sample-efficiency curve
 
     @property
     def key(self) -> str:
         trial = ",".join(f"{k}={v}" for k, v in self.settings)
         last = f"trial[{trial}]" if self.stage == "tune" else f"seed{self.seed}"
+        if self.fraction is not None:
+            last = f"train{self.fraction}/{last}"
         return f"{self.task}/{self.family}/{self.budget}/{last}"
+
+
+def seed_cells(task, family, budget, seeds, settings=()) -> list[Cell]:
+    """A setting's final cells: one per seed, and one per seed and curve fraction."""
+    fractions = (None, *TASKS[task].fractions)
+    return [Cell(task, family, budget, "final", s, settings, f) for f in fractions for s in seeds]
 
 
 def plan(protocol, tasks=None, families=None, seeds=SEEDS, budgets=None) -> list[Cell]:
@@ -248,7 +262,7 @@ def plan(protocol, tasks=None, families=None, seeds=SEEDS, budgets=None) -> list
         if family not in TASKS[task].families:
             continue  # e.g. no CTC Transformer for digit strings
         if protocol == "reduced":
-            cells += [Cell(task, family, budget, "final", s) for s in seeds]
+            cells += seed_cells(task, family, budget, seeds)
         else:
             for values in product(*TUNING.values()):
                 settings = tuple(zip(TUNING, values, strict=True))
@@ -276,7 +290,7 @@ def final_cells(records, tune_cells, seeds=SEEDS) -> list[Cell]:
     for task, family, budget in dict.fromkeys((c.task, c.family, c.budget) for c in tune_cells):
         settings = chosen_settings(records, task, family, budget)
         if settings is not None:
-            cells += [Cell(task, family, budget, "final", s, settings) for s in seeds]
+            cells += seed_cells(task, family, budget, seeds, settings)
     return cells
 
 
@@ -359,6 +373,8 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     seed_everything(cell.seed)
     model = match_parameters(arch, data.spec, budget, **overrides)
     train = data.train
+    if cell.fraction is not None:  # a curve point: a fraction of the whole training set
+        train_examples = max(1, round(cell.fraction * len(train)))
     if train_examples is not None and train_examples < len(train):
         g = torch.Generator().manual_seed(cell.seed)
         train = train[torch.randperm(len(train), generator=g)[:train_examples]]
@@ -379,6 +395,7 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
         "parameters": count_parameters(model),
         "seed": cell.seed,
         "settings": dict(cell.settings),
+        "train_fraction": cell.fraction,
         "recipe": {k: v for k, v in settings.items() if not callable(v)},
         "train_examples": len(train),
         "metric": task.metric,
@@ -461,20 +478,23 @@ def merge(paths, out) -> list[dict]:
 
 
 def summarise(records) -> list[dict]:
-    """Final records grouped by (task, family, budget): the decisive test metric's mean and
-    standard deviation over seeds, parameters, seconds per epoch and latency."""
+    """Final records grouped by (task, family, budget, training fraction): the deciding test
+    metric's mean and standard deviation over seeds, parameters, seconds per epoch, latency."""
     groups = {}
     for r in records:
         if r["stage"] == "final":
-            groups.setdefault((r["task"], r["family"], r["budget"]), []).append(r)
+            fraction = r.get("train_fraction") or 1.0
+            groups.setdefault((r["task"], r["family"], r["budget"], fraction), []).append(r)
     rows = []
-    for (task, family, budget), group in sorted(groups.items()):
+    for (task, family, budget, fraction), group in sorted(groups.items()):
         values = [r["test_metric"] for r in group]
         rows.append(
             {
                 "task": task,
                 "family": family,
                 "budget": budget,
+                "train_fraction": fraction,
+                "train_examples": group[0]["train_examples"],
                 "metric": group[0]["metric"],
                 "mean": statistics.mean(values),
                 "sd": statistics.stdev(values) if len(values) > 1 else float("nan"),
@@ -493,14 +513,15 @@ def summarise(records) -> list[dict]:
 def estimate(cells, records, protocol, *, probe=False, threads=1) -> dict:
     """CPU seconds a list of cells would take, from measured seconds per epoch: the median of
     ``records`` with the same task, family and budget, else (``probe=True``) one epoch on 256
-    examples scaled to the training set. Returns ``{"seconds", "cells", "unmeasured"}``."""
+    examples scaled to the training set. Returns ``{"seconds", "cells", "unmeasured",
+    "groups"}``, ``groups`` the seconds of each (task, family, budget)."""
     measured = {}
     for r in records:
         per_example = r["seconds_per_epoch"] / r["train_examples"]
         measured.setdefault((r["task"], r["family"], r["budget"]), []).append(
             (per_example, r["total_seconds"] - r["train_seconds"])
         )
-    total, unmeasured = 0.0, []
+    total, unmeasured, by_group = 0.0, [], {}
     sizes = {}
     for cell in cells:
         group = (cell.task, cell.family, cell.budget)
@@ -512,8 +533,10 @@ def estimate(cells, records, protocol, *, probe=False, threads=1) -> dict:
         per_example = statistics.median(m[0] for m in measured[group])
         overhead = statistics.median(m[1] for m in measured[group])
         epochs, examples = _cell_size(cell, protocol, sizes)
-        total += per_example * examples * epochs + overhead
-    return {"seconds": total, "cells": len(cells), "unmeasured": unmeasured}
+        seconds = per_example * examples * epochs + overhead
+        total += seconds
+        by_group[group] = by_group.get(group, 0.0) + seconds
+    return {"seconds": total, "cells": len(cells), "unmeasured": unmeasured, "groups": by_group}
 
 
 def _cell_size(cell, protocol, sizes) -> tuple[int, int]:
@@ -526,6 +549,8 @@ def _cell_size(cell, protocol, sizes) -> tuple[int, int]:
     examples = min(sizes[cell.task], recipe.get("train_examples") or sizes[cell.task])
     if protocol == "reduced" and task.reduced_train:
         examples = min(examples, task.reduced_train)
+    if cell.fraction is not None:
+        examples = max(1, round(cell.fraction * sizes[cell.task]))
     return epochs, examples
 
 
