@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from utils import bench, protocol
 from utils.config import REPO_ROOT
@@ -48,6 +49,7 @@ def test_a_quick_run_writes_complete_records_with_provenance(quick_mode, tmp_pat
     assert len(record["machine"]["commit"]) == 40
     assert record["test_set"] == "test" and record["split"].startswith("new speaker")
     assert record["test_metric"] == record["test"]["test"]["accuracy"]
+    assert set(record["test"]) == {"test", "noise_10db", "noise_0db", "late_200ms"}
     assert abs(record["parameters"] - record["budget_parameters"]) <= 0.05 * 10_000
     assert record["train_seconds"] <= record["total_seconds"]
     assert record["latency_ms_batch1"] < record["latency_ms_batch256"]
@@ -200,3 +202,21 @@ def test_sample_efficiency_points_train_on_a_fraction_of_the_training_set(quick_
     assert record["train_examples"] == round(0.1 * train) and record["train_fraction"] == 0.1
     (row,) = protocol.summarise([record])
     assert (row["train_fraction"], row["seeds"]) == (0.1, 1) and row["sd"] != row["sd"]
+
+
+def test_speech_stress_sets_are_the_new_speakers_recordings_changed(quick_mode):
+    """Recomputed without a change, the features are the loader's test set: only the noise or
+    the delay differs between the columns of the robustness table."""
+    from utils.data import speech
+
+    data = protocol.TASKS["speech"].load()
+    by_stem = {r.stem: r for r in speech.list_recordings()}
+    stems = data.spec.extra["ids"]["test"]
+    assert {by_stem[s].speaker for s in stems} == {"theo"}
+    waves, lengths = speech.load_waveforms([by_stem[s] for s in stems])
+    x, frames = speech.waveform_features(waves, lengths)
+    assert torch.allclose(x, data.test.x.float(), atol=1e-2)
+    assert torch.equal(frames, data.test.lengths)
+    late = data.extra_tests["late_200ms"]
+    assert torch.equal(late.lengths, (frames + 20).clamp(max=101))  # 200 ms = 20 frames
+    assert not torch.allclose(data.extra_tests["noise_0db"].x, data.test.x.float(), atol=0.1)

@@ -43,11 +43,31 @@ FAMILY_NAMES = ("rnn", "cnn", "hybrid", "transformer")
 # ----------------------------------------------------------------------------- tasks
 
 
+SPEECH_STRESS = {
+    "noise_10db": ("noise", 10),
+    "noise_0db": ("noise", 0),
+    "late_200ms": ("late", 200),
+}
+
+
 def _speech():
-    from utils.data import load_task
+    from utils.data import audio, load_task, speech
+    from utils.data.spec import Split
 
     # new speakers: theo is tested, yweweler validates, the other four train
-    return load_task("speech", holdout_speaker="theo", val_speaker="yweweler")
+    data = load_task("speech", holdout_speaker="theo", val_speaker="yweweler")
+    # robustness, as in the speech chapter: the new speaker's recordings with white noise at
+    # a signal-to-noise ratio (dB), or delayed (ms), then the same features
+    by_stem = {r.stem: r for r in speech.list_recordings()}
+    waves, lengths = speech.load_waveforms([by_stem[s] for s in data.spec.extra["ids"]["test"]])
+    for name, (kind, amount) in SPEECH_STRESS.items():
+        if kind == "noise":
+            changed = audio.add_noise(waves, lengths, amount, seed=amount), lengths
+        else:
+            changed = audio.time_shift(waves, lengths, amount * speech.SAMPLE_RATE // 1000)
+        x, frames = speech.waveform_features(*changed)
+        data.extra_tests[name] = Split(x, data.test.y, frames)
+    return data
 
 
 def _images():
