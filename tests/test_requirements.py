@@ -5,9 +5,11 @@ by `make` (a fresh clone once failed on `.venv/bin/jupyter lab`)."""
 import ast
 import json
 import re
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import entry_points, packages_distributions
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -118,3 +120,7 @@ def test_readme_commands_come_from_declared_packages(command):
     (found,) = entry_points(group="console_scripts", name=script) or [None]
     assert found, f"README runs {script}, which no installed package provides"
     assert canonicalize_name(found.dist.name) in _names(RUNTIME) | _names(DEV)
+    executable = Path(sys.executable).parent / script
+    if executable.exists():  # and it starts: `jupyter lab --version`
+        done = subprocess.run([str(executable), "--version"], capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()
