@@ -1,5 +1,6 @@
-"""The Transformer family: sinusoidal positions against NumPy, padding masked, any length,
-tokens of a few steps on long inputs, budgets met at every size, clear errors."""
+"""The Transformer family: sinusoidal positions against NumPy, padding masked, any
+length, tokens of a few steps on long inputs, budgets met at every size, clear errors.
+"""
 
 import math
 
@@ -22,7 +23,8 @@ IMAGES = TaskSpec("images", "image", (1, 28, 28), 10, tuple("abcdefghij"))
 
 
 def test_positions_match_the_papers_formula():
-    """PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(p / 10000^(2i/d)) (odd d too)."""
+    """PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(p / 10000^(2i/d)) (odd d
+    too)."""
     for size in (6, 7):
         expected = np.zeros((50, size))
         for p in range(50):
@@ -49,7 +51,10 @@ def test_padding_never_changes_the_output(kernel_size, patch, pooling):
     batched = model(x, lengths)
     assert torch.allclose(batched, model(noisy, lengths), atol=1e-5)
     for i, n in enumerate(lengths.tolist()):  # each sequence alone, unpadded, agrees
-        assert torch.allclose(model(x[i : i + 1, :n]), batched[i : i + 1], atol=1e-5), (i, n)
+        assert torch.allclose(model(x[i : i + 1, :n]), batched[i : i + 1], atol=1e-5), (
+            i,
+            n,
+        )
 
 
 def test_long_inputs_become_a_few_tokens():
@@ -57,7 +62,10 @@ def test_long_inputs_become_a_few_tokens():
     speech = build_model("transformer", SPEECH).model
     rows = build_model("transformer", IMAGES).model
     assert (dna.patch, dna.stem.kernel_size) == (4, (9,))  # 120 bp -> 30 tokens
-    assert (speech.patch, rows.patch) == (2, 1)  # 101 frames -> 51 tokens; 28 rows stay 28
+    assert (speech.patch, rows.patch) == (
+        2,
+        1,
+    )  # 101 frames -> 51 tokens; 28 rows stay 28
     tokens = dna.stem(torch.zeros(1, 4, 251))
     assert tokens.shape[-1] == math.ceil(251 / 4)
 

@@ -1,6 +1,7 @@
 """The benchmark protocol (utils.protocol, python -m utils.bench protocol): the results
-file's schema and provenance, resuming, appends from several processes, merging, estimates
-without training, the full protocol's choice on validation, clear errors for bad names."""
+file's schema and provenance, resuming, appends from several processes, merging,
+estimates without training, the full protocol's choice on validation, clear errors for
+bad names."""
 
 import json
 import multiprocessing
@@ -22,7 +23,15 @@ CELL_FIELDS = {
     "examples_per_second_batch256", "peak_memory_mb", "total_seconds", "machine", "finished",
     "test_set", "test", "test_metric",
 }  # fmt: skip
-MACHINE_FIELDS = {"cpu", "cores", "threads", "torch", "device", "commit", "load_average"}
+MACHINE_FIELDS = {
+    "cpu",
+    "cores",
+    "threads",
+    "torch",
+    "device",
+    "commit",
+    "load_average",
+}
 
 
 def fake_record(key, **fields):
@@ -141,7 +150,8 @@ def test_estimate_reads_measured_epochs_and_trains_nothing(quick_mode, tmp_path,
     cells = protocol.plan("reduced", ["speech"], ["cnn", "rnn"], seeds=[0, 1, 2])
     result = protocol.estimate(cells, protocol.read_results(path), "reduced")
     train = len(protocol.TASKS["speech"].load().train)
-    # 2 s per epoch for 400 examples, 1 epoch in quick mode, 6 s outside training: per seed
+    # 2 s per epoch for 400 examples, 1 epoch in quick mode, 6 s outside training: per
+    # seed
     assert result["seconds"] == pytest.approx(3 * (2.0 / 400 * train * 1 + 6.0))
     assert result["unmeasured"] == [f"speech/rnn/matched/seed{s}" for s in range(3)]
     bench.main(["protocol", "--estimate", "--tasks", "speech", "--families", "cnn",
@@ -205,8 +215,8 @@ def test_sample_efficiency_points_train_on_a_fraction_of_the_training_set(quick_
 
 
 def test_speech_stress_sets_are_the_new_speakers_recordings_changed(quick_mode):
-    """Recomputed without a change, the features are the loader's test set: only the noise or
-    the delay differs between the columns of the robustness table."""
+    """Recomputed without a change, the features are the loader's test set: only the
+    noise or the delay differs between the columns of the robustness table."""
     from utils.data import speech
 
     data = protocol.TASKS["speech"].load()

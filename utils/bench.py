@@ -47,11 +47,23 @@ def bench_one(arch, data, *, examples, epochs, seed, quick_timing, out=None, bud
         model = match_parameters(arch, data.spec, budget)
     train = data.train if examples is None else data.train[: min(examples, len(data.train))]
     history = fit(
-        model, train, data.val, epochs=epochs, quiet=True, device="cpu", seed=seed, name=arch
+        model,
+        train,
+        data.val,
+        epochs=epochs,
+        quiet=True,
+        device="cpu",
+        seed=seed,
+        name=arch,
     )
     sample = data.test[:256]
     speed = measure_inference(
-        model, sample.x, sample.lengths, device="cpu", warmup=2, repeats=3 if quick_timing else 10
+        model,
+        sample.x,
+        sample.lengths,
+        device="cpu",
+        warmup=2,
+        repeats=3 if quick_timing else 10,
     )
     row = {
         "task": data.spec.name,
@@ -97,7 +109,9 @@ def protocol_main(argv) -> list:
     parser.add_argument("--families", nargs="+", help=f"default: {' '.join(p.FAMILY_NAMES)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(p.SEEDS))
     parser.add_argument(
-        "--budgets", nargs="+", help="matched, large (default: reduced matched, full both)"
+        "--budgets",
+        nargs="+",
+        help="matched, large (default: reduced matched, full both)",
     )
     parser.add_argument("--results", help="the JSON Lines results file (default: " + RESULTS + ")")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per cell")
@@ -108,7 +122,9 @@ def protocol_main(argv) -> list:
         "process)",
     )
     parser.add_argument(
-        "--shard", default="0/1", help="I/N: run every N-th cell from the I-th (cluster arrays)"
+        "--shard",
+        default="0/1",
+        help="I/N: run every N-th cell from the I-th (cluster arrays)",
     )
     parser.add_argument(
         "--estimate",

@@ -56,8 +56,8 @@ def _speech():
 
     # new speakers: theo is tested, yweweler validates, the other four train
     data = load_task("speech", holdout_speaker="theo", val_speaker="yweweler")
-    # robustness, as in the speech chapter: the new speaker's recordings with white noise at
-    # a signal-to-noise ratio (dB), or delayed (ms), then the same features
+    # robustness, as in the speech chapter: the new speaker's recordings with white
+    # noise at a signal-to-noise ratio (dB), or delayed (ms), then the same features
     by_stem = {r.stem: r for r in speech.list_recordings()}
     waves, lengths = speech.load_waveforms([by_stem[s] for s in data.spec.extra["ids"]["test"]])
     for name, (kind, amount) in SPEECH_STRESS.items():
@@ -97,7 +97,7 @@ def _motif_grammar():
 
     data = load_task("motif_grammar", **GRAMMAR)
     n = config.pick(full=1000, quick=100)
-    # four times the training length, fresh backgrounds and sites (seed 1, training's is 0)
+    # four times the training length; fresh backgrounds and sites (training's seed is 0)
     longer = make_motif_split("order", n=n, length=800, gap=GRAMMAR["gap"], seed=1)
     data.extra_tests["length_800"] = longer
     return data
@@ -111,17 +111,17 @@ def _digit_strings():
 
 @dataclass(frozen=True)
 class ProtocolTask:
-    """One task of the protocol: how to load it, which architecture stands for each family,
-    the chapter's settings, and which test set and metric decide (chapter: Choosing in
-    practice).
+    """One task of the protocol: how to load it, which architecture stands for each
+    family, the chapter's settings, and which test set and metric decide (chapter:
+    Choosing in practice).
 
-    ``families``: family -> ``(architecture, overrides, loader or None for the task's own)``;
-    ``recipe``: settings for :func:`utils.train.fit` (the chapter's); ``family_recipe``:
-    a family's own changes to it (the promoters chapter gives the BiGRU 2 epochs on 2,500
-    sequences); ``reduced_train``: training examples in the reduced protocol (None: all);
-    ``test``: the test set that decides (``"test"`` or a key of ``extra_tests``);
-    ``fractions``: fractions of the training set for the sample-efficiency curves (each a
-    final cell of its own, at the same settings).
+    ``families``: family -> ``(architecture, overrides, loader or None for the task's
+    own)``; ``recipe``: settings for :func:`utils.train.fit` (the chapter's);
+    ``family_recipe``: a family's own changes to it (the promoters chapter gives the
+    BiGRU 2 epochs on 2,500 sequences); ``reduced_train``: training examples in the
+    reduced protocol (None: all); ``test``: the test set that decides (``"test"`` or a
+    key of ``extra_tests``); ``fractions``: fractions of the training set for the
+    sample-efficiency curves (each a final cell of its own, at the same settings).
     """
 
     name: str
@@ -271,8 +271,8 @@ def seed_cells(task, family, budget, seeds, settings=()) -> list[Cell]:
 
 
 def plan(protocol, tasks=None, families=None, seeds=SEEDS, budgets=None) -> list[Cell]:
-    """The cells of a protocol; for ``full`` the tuning cells (final cells depend on them and
-    are planned by :func:`final_cells` once they are done)."""
+    """The cells of a protocol; for ``full`` the tuning cells (final cells depend on
+    them and are planned by :func:`final_cells` once they are done)."""
     tasks = _check_names("tasks", tasks or list(TASKS), TASKS)
     families = _check_names("families", families or FAMILY_NAMES, FAMILY_NAMES)
     default_budgets = ["matched"] if protocol == "reduced" else list(BUDGET_SCALES)
@@ -291,7 +291,8 @@ def plan(protocol, tasks=None, families=None, seeds=SEEDS, budgets=None) -> list
 
 
 def chosen_settings(records, task, family, budget) -> tuple | None:
-    """The tuning trial with the best validation metric (None until all trials are done)."""
+    """The tuning trial with the best validation metric (None until all trials are
+    done)."""
     trials = [
         r
         for r in records
@@ -305,7 +306,8 @@ def chosen_settings(records, task, family, budget) -> tuple | None:
 
 
 def final_cells(records, tune_cells, seeds=SEEDS) -> list[Cell]:
-    """The full protocol's second stage: each (task, family, budget) at its chosen setting."""
+    """The full protocol's second stage: each (task, family, budget) at its chosen
+    setting."""
     cells = []
     for task, family, budget in dict.fromkeys((c.task, c.family, c.budget) for c in tune_cells):
         settings = chosen_settings(records, task, family, budget)
@@ -374,7 +376,7 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     from utils.train import fit
 
     torch.set_num_threads(threads)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     task = TASKS[cell.task]
     arch, overrides, loader = task.families[cell.family]
     data = (loader or task.load)()  # the task, or its view for this family (image rows)
@@ -401,7 +403,10 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     device = get_device()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    history = fit(model, train, data.val, quiet=True, seed=cell.seed, name=cell.key, **settings)
+    cpu_before_fit = time.process_time()
+    settings |= {"seed": cell.seed, "name": cell.key}
+    history = fit(model, train, data.val, quiet=True, **settings)
+    train_cpu_seconds = time.process_time() - cpu_before_fit
     record = {
         "key": cell.key,
         "protocol": protocol,
@@ -423,6 +428,8 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
         "epochs": history.epochs,
         "seconds_per_epoch": statistics.median(history.epoch_seconds),
         "train_seconds": history.train_seconds,
+        # CPU time barely depends on what else the machine runs: the estimates read it
+        "train_cpu_seconds": train_cpu_seconds,
         "train_examples_per_second": len(train) / statistics.median(history.epoch_seconds),
         "quick": config.quick,
     }
@@ -442,6 +449,7 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
         "examples_per_second_batch256": speed[256]["examples_per_second"],
         "peak_memory_mb": _peak_memory_mb(device.type),
         "total_seconds": time.perf_counter() - start,
+        "total_cpu_seconds": time.process_time() - cpu_start,
         "machine": machine(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -482,8 +490,9 @@ def append_record(path, record: dict) -> None:
 
 
 def merge(paths, out) -> list[dict]:
-    """Combine results files from different processes or machines into ``out``: one record
-    per cell key (the first found, in the order given), sorted by key; written atomically."""
+    """Combine results files from different processes or machines into ``out``: one
+    record per cell key (the first found, in the order given), sorted by key; written
+    atomically."""
     by_key = {}
     for path in paths:
         for record in read_results(path):
@@ -498,8 +507,9 @@ def merge(paths, out) -> list[dict]:
 
 
 def summarise(records) -> list[dict]:
-    """Final records grouped by (task, family, budget, training fraction): the deciding test
-    metric's mean and standard deviation over seeds, parameters, seconds per epoch, latency."""
+    """Final records grouped by (task, family, budget, training fraction): the deciding
+    test metric's mean and standard deviation over seeds, parameters, seconds per epoch,
+    latency."""
     groups = {}
     for r in records:
         if r["stage"] == "final":
@@ -531,15 +541,23 @@ def summarise(records) -> list[dict]:
 
 
 def estimate(cells, records, protocol, *, probe=False, threads=1) -> dict:
-    """CPU seconds a list of cells would take, from measured seconds per epoch: the median of
-    ``records`` with the same task, family and budget, else (``probe=True``) one epoch on 256
-    examples scaled to the training set. Returns ``{"seconds", "cells", "unmeasured",
+    """CPU seconds a list of cells would take, from measured CPU seconds per epoch and
+    per cell outside training: the median of ``records`` with the same task, family and
+    budget, else (``probe=True``) one epoch on 256 examples (after one to warm up)
+    scaled to the training set. Returns ``{"seconds", "cells", "unmeasured",
     "groups"}``, ``groups`` the seconds of each (task, family, budget)."""
     measured = {}
     for r in records:
-        per_example = r["seconds_per_epoch"] / r["train_examples"]
+        if "train_cpu_seconds" in r:  # CPU time: what a busy machine inflates least
+            epoch = r["train_cpu_seconds"] / r["epochs"]
+            outside = r["total_cpu_seconds"] - r["train_cpu_seconds"]
+        else:
+            epoch, outside = (
+                r["seconds_per_epoch"],
+                r["total_seconds"] - r["train_seconds"],
+            )
         measured.setdefault((r["task"], r["family"], r["budget"]), []).append(
-            (per_example, r["total_seconds"] - r["train_seconds"])
+            (epoch / r["train_examples"], outside)
         )
     total, unmeasured, by_group = 0.0, [], {}
     sizes = {}
@@ -556,7 +574,12 @@ def estimate(cells, records, protocol, *, probe=False, threads=1) -> dict:
         seconds = per_example * examples * epochs + overhead
         total += seconds
         by_group[group] = by_group.get(group, 0.0) + seconds
-    return {"seconds": total, "cells": len(cells), "unmeasured": unmeasured, "groups": by_group}
+    return {
+        "seconds": total,
+        "cells": len(cells),
+        "unmeasured": unmeasured,
+        "groups": by_group,
+    }
 
 
 def _cell_size(cell, protocol, sizes) -> tuple[int, int]:
@@ -575,20 +598,25 @@ def _cell_size(cell, protocol, sizes) -> tuple[int, int]:
 
 
 def _probe(cell, threads) -> tuple[float, float]:
-    """One epoch on 256 training examples: (seconds per example, 0 overhead)."""
+    """CPU time of one epoch on 256 training examples, after a warm-up epoch: (seconds
+    per example, seconds outside training: loading the task and sizing the model)."""
     from utils.models import match_parameters
     from utils.train import fit
 
     torch.set_num_threads(threads)
+    cpu_start = time.process_time()
     task = TASKS[cell.task]
     arch, overrides, loader = task.families[cell.family]
     data = (loader or task.load)()
     budget = config.pick(full=task.budget, quick=10_000) * BUDGET_SCALES[cell.budget]
     model = match_parameters(arch, data.spec, budget, **overrides)
     recipe = {k: v for k, v in task.recipe.items() if k != "epochs"}
-    train = data.train[: min(256, len(data.train))]
-    history = fit(model, train, data.val[:64], epochs=1, quiet=True, **recipe)
-    return history.epoch_seconds[0] / len(train), 0.0
+    train, val = data.train[: min(256, len(data.train))], data.val[:64]
+    outside = time.process_time() - cpu_start
+    fit(model, train, val, epochs=1, quiet=True, **recipe)  # warm-up
+    cpu_start = time.process_time()
+    fit(model, train, val, epochs=1, quiet=True, **recipe)
+    return (time.process_time() - cpu_start) / len(train), outside
 
 
 # ----------------------------------------------------------------------------- the runner
@@ -601,9 +629,10 @@ def _run_and_append(cell: Cell, protocol: str, threads: int, results: str) -> st
 
 
 def run_cells(cells, protocol, results, *, workers=1, threads=1, progress=True) -> list[str]:
-    """Run the cells whose key is not yet in ``results`` (so a stopped run resumes) and return
-    the keys run. ``workers=0`` runs them in this process; otherwise each cell runs in a fresh
-    process of a pool of ``workers`` (its own peak memory; a crash loses one cell)."""
+    """Run the cells whose key is not yet in ``results`` (so a stopped run resumes) and
+    return the keys run. ``workers=0`` runs them in this process; otherwise each cell
+    runs in a fresh process of a pool of ``workers`` (its own peak memory; a crash loses
+    one cell)."""
     done = {r["key"] for r in read_results(results)}
     todo = [c for c in cells if c.key not in done]
     if not todo:
@@ -645,9 +674,9 @@ def run_protocol(
     shard=(0, 1),
     progress=True,
 ) -> list[str]:
-    """Run a protocol's cells into ``results`` (resuming), the full protocol's final cells
-    once their tuning trials are in the file; ``shard=(i, n)`` keeps every n-th cell from the
-    i-th (one job of a cluster array). Returns the keys run."""
+    """Run a protocol's cells into ``results`` (resuming), the full protocol's final
+    cells once their tuning trials are in the file; ``shard=(i, n)`` keeps every n-th
+    cell from the i-th (one job of a cluster array). Returns the keys run."""
     if protocol not in ("reduced", "full"):
         raise ValueError(f"protocol must be 'reduced' or 'full', got {protocol!r}")
     index, count = shard

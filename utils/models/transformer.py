@@ -3,15 +3,15 @@ convolutional and hybrid networks (chapter: Choosing between RNNs and CNNs).
 
 Input is a batch of sequences ``[B, T, F]`` with optional ``lengths`` ``[B]``, like the
 recurrent family; :func:`~utils.models.build_model` feeds it images as rows and DNA as
-``[B, L, 4]``. A convolutional *stem* turns every ``patch`` steps into one token, so that
-251-800 bases or 101 speech frames become a few dozen tokens and attention, whose cost grows
-with the square of the number of tokens, stays cheap on a CPU.
+``[B, L, 4]``. A convolutional *stem* turns every ``patch`` steps into one token, so
+that 251-800 bases or 101 speech frames become a few dozen tokens and attention, whose
+cost grows with the square of the number of tokens, stays cheap on a CPU.
 
-Positions are **sinusoidal** (Vaswani et al., 2017), not learned: a learned table has one row
-per position seen in training and nothing for a longer test sequence (the motif grammar is
-tested at four times its training length), while sines and cosines are defined at every
-position. Padded steps are masked: they are zeroed before the stem, never attended to and
-never pooled, so padding cannot change the output.
+Positions are **sinusoidal** (Vaswani et al., 2017), not learned: a learned table has
+one row per position seen in training and nothing for a longer test sequence (the motif
+grammar is tested at four times its training length), while sines and cosines are
+defined at every position. Padded steps are masked: they are zeroed before the stem,
+never attended to and never pooled, so padding cannot change the output.
 """
 
 from __future__ import annotations
@@ -21,14 +21,19 @@ import math
 import torch
 from torch import nn
 
-from utils.models.common import SequencePool, lengths_mask, pooled_lengths, require_shape
+from utils.models.common import (
+    SequencePool,
+    lengths_mask,
+    pooled_lengths,
+    require_shape,
+)
 
 # ----------------------------------------------------------------------------- helpers
 
 
 def sinusoidal_positions(length: int, size: int) -> torch.Tensor:
-    """``[length, size]`` position codes: ``sin`` on even features, ``cos`` on odd ones, with
-    wavelengths from 2π to 10000·2π (chapter: Choosing between RNNs and CNNs)."""
+    """``[length, size]`` position codes: ``sin`` on even features, ``cos`` on odd ones,
+    with wavelengths from 2π to 10000·2π (chapter: Choosing between RNNs and CNNs)."""
     position = torch.arange(length, dtype=torch.float32)[:, None]  # (T, 1)
     frequency = torch.exp(
         torch.arange(0, size, 2, dtype=torch.float32) * (-math.log(10000.0) / size)
@@ -43,16 +48,17 @@ def sinusoidal_positions(length: int, size: int) -> torch.Tensor:
 
 
 class TransformerClassifier(nn.Module):
-    """Sequence classification with self-attention: ``[B, T, F]`` (+ ``lengths`` ``[B]``) ->
-    logits ``[B, classes]``.
+    """Sequence classification with self-attention: ``[B, T, F]`` (+ ``lengths``
+    ``[B]``) -> logits ``[B, classes]``.
 
     - stem: ``Conv1d(F, d_model, kernel_size, stride=patch)`` -> ``[B, ceil(T / patch),
-      d_model]`` tokens (``kernel_size=1, patch=1`` is a plain linear embedding per step);
+      d_model]`` tokens (``kernel_size=1, patch=1`` is a plain linear embedding per
+      step);
     - plus sinusoidal positions (any length);
-    - ``num_layers`` pre-norm encoder layers of ``heads``-head attention and a feed-forward
-      network of ``feedforward`` units, padded tokens masked;
-    - ``pooling`` over real tokens (see :class:`~utils.models.common.SequencePool`), then a
-      linear classifier.
+    - ``num_layers`` pre-norm encoder layers of ``heads``-head attention and a
+      feed-forward network of ``feedforward`` units, padded tokens masked;
+    - ``pooling`` over real tokens (see :class:`~utils.models.common.SequencePool`),
+      then a linear classifier.
     """
 
     def __init__(
