@@ -4,6 +4,7 @@ Importing ``utils`` is cheap and has no side effects; import the submodule you n
 one way, from the top of this list to the bottom (a test checks that there is no cycle):
 
 - ``utils.widgets``, ``utils.bench``  interactive figures; how fast each family trains
+- ``utils.protocol``  the benchmark protocol: every family on every task, cells and results
 - ``utils.train``     the training loop (``fit``), its ``Recipe`` and its ``History``
 - ``utils.evaluate``  predictions, the kinds of model output, scores, speed measurements
 - ``utils.metrics``, ``utils.ctc``  classification metrics; CTC loss, decoding, error rates
