@@ -175,7 +175,7 @@ def _tone(hz: float, rate: int, seconds: float = 1.0) -> torch.Tensor:
 
 
 def _amplitude_at(x: torch.Tensor, hz: float, rate: int) -> float:
-    """Amplitude of the ``hz`` component of ``x`` (a whole number of cycles), by NumPy's FFT."""
+    """Amplitude of the ``hz`` component of ``x`` (whole cycles), by NumPy's FFT."""
     spectrum = np.abs(np.fft.rfft(x.double().numpy())) * 2 / len(x)
     return float(spectrum[round(hz * len(x) / rate)])
 
@@ -189,7 +189,7 @@ def test_resample_keeps_a_band_limited_signal():
     assert out.shape == (8000,)
     inner = slice(400, -400)  # the ends see zeros outside the signal
     assert torch.allclose(out[inner], at_8k[inner], atol=5e-3)
-    # and back up to 16 kHz: 44.1 kHz -> 8 kHz and 8 kHz -> 16 kHz both stay on the tones
+    # 8 kHz -> 16 kHz and 44.1 kHz -> 8 kHz stay on the tones too
     up = audio.resample(at_8k, 8000, 16000)
     at_16k = sum(a * _tone(hz, 16000) for hz, a in tones)
     assert torch.allclose(up[800:-800], at_16k[800:-800], atol=5e-3)
@@ -212,7 +212,8 @@ def test_resample_removes_what_would_alias():
 def test_resample_shapes_and_errors():
     x = torch.randn(2, 3, 1000)
     assert audio.resample(x, 8000, 16000).shape == (2, 3, 2000)
-    assert audio.resample(x, 44100, 8000).shape == (2, 3, 182)  # ceil(1000 * 8000 / 44100)
+    # ceil(1000 * 8000 / 44100) = 182
+    assert audio.resample(x, 44100, 8000).shape == (2, 3, 182)
     assert torch.equal(audio.resample(x, 8000, 8000), x)
     with pytest.raises(ValueError, match="must be float"):
         audio.resample(torch.zeros(10, dtype=torch.int16), 16000, 8000)
