@@ -185,7 +185,6 @@ TASKS = {
         recipe={"epochs": 10, "metric": "roc_auc"},
         family_recipe={"rnn": {"epochs": 2, "train_examples": 2500}},
         metric="roc_auc",
-        reduced_train=6_000,
         chapter="06_dna",
     ),
     "motif_grammar": ProtocolTask(
@@ -202,7 +201,6 @@ TASKS = {
         recipe={"epochs": 10},
         metric="accuracy",
         test="length_800",
-        reduced_train=2_500,
         chapter="06_dna",
     ),
     "digit_strings": ProtocolTask(
