@@ -167,3 +167,10 @@ def test_plot_accuracy_against_keeps_a_family_colour():
     )
     crnn, gru = fig.axes[0].get_lines()[:2]
     assert crnn.get_color() == plots.color(3) and gru.get_color() == plots.color(1)
+
+
+def test_plot_accuracy_against_tells_equal_lines_apart():
+    # two models at chance draw the same points: marker and dash pattern must differ
+    fig = plots.plot_accuracy_against([1, 2], {"A": [0.5, 0.5], "B": [0.5, 0.5]}, xlabel="k")
+    a, b = fig.axes[0].get_lines()[:2]
+    assert a.get_marker() != b.get_marker() and a.get_linestyle() != b.get_linestyle()

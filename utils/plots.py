@@ -180,7 +180,8 @@ def image_grid(images, labels, predictions=None, *, class_names=None, ncols: int
             right = p == labels[i]
             text = name(p) if right else f"✗ {name(p)}\n(true {name(labels[i])})"
             ax.set_title(text, fontsize=7, color=OKABE_ITO[5] if right else OKABE_ITO[6])
-    fig.suptitle("label" if predictions is None else "prediction (✗: wrong)", fontsize=9)
+    title = "each image titled with its class" if predictions is None else "prediction (✗: wrong)"
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -405,13 +406,16 @@ def plot_accuracy_against(
     an angle or a number of rows read, ``curves`` ``{name: [score per value]}`` (chapter:
     Images). ``chance`` draws the accuracy of guessing as a dotted line; ``colors``
     ``{name: colour}`` keeps a family's colour the same across figures (default: the palette
-    in order)."""
+    in order). Each line also gets its own marker and dash pattern, so that two lines with
+    the same scores (say, two models at chance) stay visible one over the other."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.6))
+    markers, dashes = "osD^v", ("-", "--", "-.", ":")
     for i, (name, ys) in enumerate(curves.items()):
         if len(ys) != len(values):
             raise ValueError(f"{name}: {len(ys)} scores for {len(values)} values of {xlabel!r}")
         line_color = (colors or {}).get(name, color(i))
-        ax.plot(values, ys, "o-", color=line_color, label=name, ms=4)
+        style = dict(marker=markers[i % len(markers)], ls=dashes[i % len(dashes)])
+        ax.plot(values, ys, color=line_color, label=name, ms=4 + i % 3, mfc="none", **style)
     if chance is not None:
         ax.axhline(chance, color="#888888", ls=":", lw=1, label="chance")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
