@@ -1,5 +1,7 @@
 """Every figure is a Figure with labelled axes; widgets fall back to a static figure."""
 
+import colorsys
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -123,3 +125,18 @@ def test_every_series_colour_reads_on_white_and_on_the_dark_theme():
         assert _contrast(colour, plots.DARK_BACKGROUND) >= 3, f"{colour} is too dark on dark"
     assert "#F0E442" not in plots.PALETTE  # Okabe-Ito yellow: nearly invisible on white
     assert len(set(plots.PALETTE)) == len(plots.PALETTE)
+
+
+def test_logo_letters_read_on_white_and_dark_and_apart_from_each_other():
+    colours = plots.BASE_COLORS
+    for base, colour in colours.items():
+        assert _contrast(colour, "#FFFFFF") >= 3, f"{base} ({colour}) is too pale on white"
+        assert _contrast(colour, plots.DARK_BACKGROUND) >= 3, f"{base} ({colour}) on dark"
+    # G and T (amber and red in the usual scheme) must not be two shades of one orange:
+    # their hues at least 20 degrees apart (Okabe-Ito's orange and vermilion are 15 apart)
+    g, t = (colorsys.rgb_to_hsv(*_rgb(colours[b]))[0] * 360 for b in "GT")
+    assert abs(g - t) >= 20, f"G and T hues {g:.0f} and {t:.0f} degrees: too alike"
+
+
+def _rgb(hex_colour: str) -> list[float]:
+    return [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]

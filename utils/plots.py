@@ -20,7 +20,7 @@ OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "
 # and a mid grey takes the last place.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#B87800", "#888888")
 DARK_BACKGROUND = "#121212"  # the dark theme's page colour, for the contrast test
-BASE_COLORS = {"A": "#009E73", "C": "#0072B2", "G": "#E69F00", "T": "#D55E00"}
+BASE_COLORS = {"A": "#009E73", "C": "#0072B2", "G": "#B87800", "T": "#CC3311"}  # G, T apart
 
 # ----------------------------------------------------------------------------- helpers
 
