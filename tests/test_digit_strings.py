@@ -184,7 +184,56 @@ def test_the_recurrent_family_ignores_padding():
     assert torch.allclose(a.log_probs[1, :20], b.log_probs[1, :20], atol=1e-5)
 
 
-@pytest.mark.parametrize("arch", ("ctc_cnn", "ctc_rnn"))
+def test_the_1d_crnn_pools_time_by_four_and_counts_the_pooled_steps():
+    from utils.models import CTCOutput, build_model
+
+    torch.manual_seed(0)
+    model = build_model("ctc_crnn_1d", _spec()).eval()
+    assert model.model.blank == 10
+    x, lengths = torch.randn(3, 60, 40), torch.tensor([60, 41, 20])
+    out = model(x, lengths)
+    assert isinstance(out, CTCOutput)
+    assert tuple(out.log_probs.shape) == (3, 15, 11)  # time_pool (2, 2): 60 / 4 steps
+    assert out.lengths.tolist() == [15, 11, 5]  # ceil(length / 4)
+    assert torch.allclose(out.log_probs.exp().sum(-1), torch.ones(()), atol=1e-5)
+    two_blocks = build_model("ctc_crnn_1d", _spec(), time_pool=(2, 1)).eval()
+    assert two_blocks(x, lengths).lengths.tolist() == [30, 21, 10]
+
+
+def test_the_1d_crnn_reads_a_string_the_same_in_a_longer_padded_batch():
+    """Bucketing crops batches to their longest string: more zero padding after a string
+    must not change any of its valid steps (same-padding convolutions see zeros either way,
+    pooling windows start at frame 0 and the GRU is packed)."""
+    from utils.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("ctc_crnn_1d", _spec(T=80)).eval()
+    x = torch.zeros(1, 80, 40)
+    x[0, :41] = torch.randn(41, 40)
+    short, long = model(x[:, :60], torch.tensor([41])), model(x, torch.tensor([41]))
+    steps = int(short.lengths[0])
+    assert steps == int(long.lengths[0]) == 11
+    assert torch.allclose(short.log_probs[0, :steps], long.log_probs[0, :steps], atol=1e-5)
+    noisy = x.clone()
+    noisy[0, 41:] = torch.randn(39, 40)  # non-zero padding reaches the last steps' windows
+    assert not torch.allclose(
+        model(noisy, torch.tensor([41])).log_probs[0, :steps], long.log_probs[0, :steps]
+    )
+
+
+def test_the_1d_crnn_matches_a_budget_and_rejects_mismatched_blocks():
+    from utils.models import CTCConvBiGRU, count_parameters, match_parameters
+
+    for budget in (20_000, 60_000):
+        model = match_parameters("ctc_crnn_1d", _spec(), budget)
+        assert abs(count_parameters(model) - budget) <= 0.05 * budget
+    with pytest.raises(ValueError, match="one entry per block"):
+        CTCConvBiGRU(40, 10, channels=(64, 64), dilation=(1,), time_pool=(2, 2))
+    with pytest.raises(ValueError, match=r"\[batch, 40, time\]"):
+        CTCConvBiGRU(40, 10)(torch.randn(2, 39, 60))
+
+
+@pytest.mark.parametrize("arch", ("ctc_cnn", "ctc_rnn", "ctc_crnn_1d"))
 def test_new_families_train_and_the_decoders_read_them(arch):
     from utils.ctc import ctc_beam_decode, ctc_greedy_decode
     from utils.evaluate import default_loss, score

@@ -15,7 +15,15 @@ from utils.models.builder import (
 )
 from utils.models.cnn import TCN, CNN1d, CNN2d, receptive_field
 from utils.models.common import SequencePool
-from utils.models.hybrid import CRNN, CTCBiGRU, CTCConvNet, CTCOutput, CTCRecognizer, DanQ
+from utils.models.hybrid import (
+    CRNN,
+    CTCBiGRU,
+    CTCConvBiGRU,
+    CTCConvNet,
+    CTCOutput,
+    CTCRecognizer,
+    DanQ,
+)
 from utils.models.rnn import RNNClassifier, RNNEncoder, RNNTagger
 from utils.models.transformer import TransformerClassifier, sinusoidal_positions
 
@@ -26,6 +34,7 @@ __all__ = [
     "CNN1d",
     "CNN2d",
     "CTCBiGRU",
+    "CTCConvBiGRU",
     "CTCConvNet",
     "CTCOutput",
     "CTCRecognizer",

@@ -24,7 +24,14 @@ from torch import nn
 
 from utils.models.cnn import TCN, CNN1d, CNN2d
 from utils.models.common import require_shape
-from utils.models.hybrid import CRNN, CTCBiGRU, CTCConvNet, CTCRecognizer, DanQ
+from utils.models.hybrid import (
+    CRNN,
+    CTCBiGRU,
+    CTCConvBiGRU,
+    CTCConvNet,
+    CTCRecognizer,
+    DanQ,
+)
 from utils.models.rnn import RNNClassifier
 from utils.models.transformer import TransformerClassifier
 
@@ -204,6 +211,14 @@ def _ctc_cnn(shape, classes, spec, width, **kw):
     return CTCConvNet(shape[0], classes, **kw)
 
 
+def _ctc_crnn_1d(shape, classes, spec, width, **kw):
+    kw = {
+        "channels": tuple(_scale(c, width) for c in (64, 64)),
+        "hidden_size": _scale(64, width),
+    } | kw
+    return CTCConvBiGRU(shape[0], classes, **kw)
+
+
 def _ctc_rnn(shape, classes, spec, width, **kw):
     return CTCBiGRU(shape[1], classes, **({"hidden_size": _scale(64, width)} | kw))
 
@@ -248,6 +263,7 @@ ARCHITECTURES = {
     "ctc_crnn": ("image", _ctc_crnn),
     "ctc_cnn": ("channels", _ctc_cnn),
     "ctc_rnn": ("sequence", _ctc_rnn),
+    "ctc_crnn_1d": ("channels", _ctc_crnn_1d),
 }
 
 

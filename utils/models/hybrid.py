@@ -7,6 +7,8 @@
 - :class:`CTCRecognizer` a CRNN that emits one distribution per time step for CTC transcription.
 - :class:`CTCConvNet` and :class:`CTCBiGRU` the single-family baselines for CTC: frame-wise 1-D
   convolutions only, or a bidirectional GRU only, each with a per-step classifier.
+- :class:`CTCConvBiGRU` the CNN-only model's 1-D blocks, fewer of them, with a bidirectional
+  GRU on top: a CRNN whose front end reads mel bands as channels (as in Deep Speech 2).
 """
 
 from __future__ import annotations
@@ -285,4 +287,69 @@ class CTCBiGRU(nn.Module):
             ).transpose(1, 2)
         lengths = pooled_lengths(lengths, self.downsample)
         out, _ = self.rnn(x, lengths)  # (B, T', 2H)
+        return _ctc_output(self.head, self.dropout(out), lengths, len(x))
+
+
+class CTCConvBiGRU(nn.Module):
+    """A 1-D convolutional front end, then recurrence, for CTC: ``x`` ``[B, F, T]``
+    (+ ``lengths``) -> :class:`CTCOutput` with ``log_probs`` ``[B, T', classes + 1]``
+    (chapter: Hybrids).
+
+    The blocks of :class:`CTCConvNet` (features as channels, same padding, batch norm,
+    ``time_pool[i]`` max-pooling after block ``i``, ``T' = T / prod(time_pool)`` rounded up),
+    then a bidirectional GRU over the pooled steps and a linear classifier on every step:
+    the CNN-only model with a recurrent layer on top.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        *,
+        channels=(64, 64),
+        kernel_size: int = 5,
+        dilation=(1, 1),
+        time_pool=(2, 2),
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        if not len(channels) == len(dilation) == len(time_pool):
+            raise ValueError(
+                f"channels, dilation and time_pool need one entry per block, got "
+                f"{channels}, {dilation} and {time_pool}"
+            )
+        self.in_channels, self.blank = in_channels, num_classes
+        widths = (in_channels, *channels)
+        self.conv = nn.Sequential(
+            *(
+                conv_block_1d(
+                    widths[i],
+                    widths[i + 1],
+                    kernel_size=kernel_size,
+                    dilation=d,
+                    pool=p,
+                    dropout=dropout,
+                )
+                for i, (d, p) in enumerate(zip(dilation, time_pool, strict=True))
+            )
+        )
+        self.time_stride = math.prod(time_pool)
+        self.rnn = RNNEncoder(
+            channels[-1],
+            cell="gru",
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=True,
+            dropout=dropout,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.rnn.output_size, num_classes + 1)  # + 1: the blank
+
+    def forward(self, x, lengths=None):
+        require_shape(x, f"[batch, {self.in_channels}, time] frames", 3, {1: self.in_channels})
+        h = self.conv(x).transpose(1, 2)  # (B, C, T') -> (B, T', C): one step per column
+        lengths = pooled_lengths(lengths, self.time_stride)
+        out, _ = self.rnn(h, lengths)  # (B, T', 2H)
         return _ctc_output(self.head, self.dropout(out), lengths, len(x))
