@@ -189,9 +189,7 @@ def test_rnn_encoder_final_state_matches_outputs():
     assert out[1, 4:].abs().sum() == 0  # padding stays zero
 
 
-@pytest.mark.parametrize(
-    "arch", ["cnn1d", "tcn", "danq", "bigru", "cnn2d", "crnn", "transformer"]
-)
+@pytest.mark.parametrize("arch", ["cnn1d", "tcn", "danq", "bigru", "cnn2d", "crnn", "transformer"])
 def test_dna_models_read_any_length(arch):
     """Trained at 120 bp, a model reads 400 bp: no DNA architecture here needs a fixed length."""
     spec = SPECS["motif_grammar"]  # 120 bp
