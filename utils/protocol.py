@@ -178,7 +178,7 @@ TASKS = {
         {
             "rnn": ("bigru", {}, None),
             "cnn": ("cnn1d", {}, None),
-            "hybrid": ("danq", {}, None),
+            "hybrid": ("danq", {"kernel_size": 15, "pool": 4}, None),  # the chapter's
             "transformer": ("transformer", {}, None),
         },
         budget=60_000,
@@ -194,7 +194,7 @@ TASKS = {
         {
             "rnn": ("bigru", {}, None),
             "cnn": ("cnn1d", {}, None),
-            "hybrid": ("danq", {}, None),
+            "hybrid": ("danq", {"pooling": "max"}, None),
             "transformer": ("transformer", {}, None),
         },
         budget=60_000,
@@ -369,6 +369,7 @@ def _peak_memory_mb(device) -> float:
 def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     """Train one cell and return its record (chapter: Choosing in practice)."""
     from utils.config import get_device, seed_everything
+    from utils.data.splits import stratified_subset
     from utils.evaluate import evaluate_model, measure_inference
     from utils.models import count_parameters, match_parameters
     from utils.train import fit
@@ -396,8 +397,9 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     if cell.fraction is not None:  # a curve point: a fraction of the whole training set
         train_examples = max(1, round(cell.fraction * len(train)))
     if train_examples is not None and train_examples < len(train):
-        g = torch.Generator().manual_seed(cell.seed)
-        train = train[torch.randperm(len(train), generator=g)[:train_examples]]
+        # a subset in proportion to the classes, drawn with the cell's seed (the chapters')
+        everything = torch.arange(len(train))
+        train = train[stratified_subset(everything, train.y, train_examples, seed=cell.seed)]
     device = get_device()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
