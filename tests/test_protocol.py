@@ -230,3 +230,16 @@ def test_speech_stress_sets_are_the_new_speakers_recordings_changed(quick_mode):
     late = data.extra_tests["late_200ms"]
     assert torch.equal(late.lengths, (frames + 20).clamp(max=101))  # 200 ms = 20 frames
     assert not torch.allclose(data.extra_tests["noise_0db"].x, data.test.x.float(), atol=0.1)
+
+
+def test_a_failing_cell_in_the_pool_is_reported_and_the_others_go_on(tmp_path):
+    """Cells run in fresh processes; one that fails is named, and nothing is recorded for it
+    (run again, it is retried)."""
+    results = tmp_path / "results.jsonl"
+    cells = [protocol.Cell("speech", f"no_such_family_{i}", "matched", "final", 0) for i in (1, 2)]
+    with pytest.raises(RuntimeError, match=r"2 cell\(s\) failed") as error:
+        protocol.run_cells(cells, "reduced", results, workers=2, progress=False)
+    for cell in cells:  # the second ran although the first had failed (or the reverse)
+        assert cell.key in str(error.value)
+    assert "KeyError" in str(error.value)
+    assert protocol.read_results(results) == []

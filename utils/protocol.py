@@ -631,8 +631,8 @@ def _run_and_append(cell: Cell, protocol: str, threads: int, results: str) -> st
 def run_cells(cells, protocol, results, *, workers=1, threads=1, progress=True) -> list[str]:
     """Run the cells whose key is not yet in ``results`` (so a stopped run resumes) and
     return the keys run. ``workers=0`` runs them in this process; otherwise each cell
-    runs in a fresh process of a pool of ``workers`` (its own peak memory; a crash loses
-    one cell)."""
+    runs in a fresh process of a pool of ``workers`` (its own peak memory; a failing cell
+    is reported and the others go on)."""
     done = {r["key"] for r in read_results(results)}
     todo = [c for c in cells if c.key not in done]
     if not todo:
@@ -651,12 +651,26 @@ def run_cells(cells, protocol, results, *, workers=1, threads=1, progress=True) 
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")  # a fresh interpreter per cell
+        failed = {}
         with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
-            jobs = [pool.submit(_run_and_append, c, protocol, threads, str(results)) for c in todo]
+            jobs = {
+                pool.submit(_run_and_append, c, protocol, threads, str(results)): c.key
+                for c in todo
+            }
             for job in as_completed(jobs):
-                finished.append(job.result())
-                bar.set_description(finished[-1])
+                try:
+                    finished.append(job.result())
+                except Exception as error:  # report it; the other cells go on
+                    failed[jobs[job]] = f"{type(error).__name__}: {error}"
+                    bar.write(f"{jobs[job]} failed: {failed[jobs[job]]}")
+                bar.set_description(jobs[job])
                 bar.update()
+        if failed:
+            bar.close()
+            raise RuntimeError(
+                f"{len(failed)} cell(s) failed (the others are in {results}; run again to "
+                f"retry only these): {failed}"
+            )
     bar.close()
     return finished
 
