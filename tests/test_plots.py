@@ -49,6 +49,25 @@ def test_learning_curves_of_several_models():
     fig = plots.learning_curves([history("gru"), history("cnn", 0.1)])
     assert labelled(fig) and len(fig.axes) == 2
     assert len(fig.axes[1].get_legend().get_texts()) == 2
+    assert "cross-entropy" in fig.axes[0].get_ylabel()
+
+
+def test_learning_curves_name_the_loss_and_mark_a_single_epoch():
+    one = History(
+        name="crnn",
+        train_loss=[2.0],
+        val_loss=[1.9],
+        train_metric=[1.0],
+        val_metric=[0.9],
+        best_epoch=0,
+        loss="CTC",
+    )
+    fig = plots.learning_curves([one])
+    loss_ax = fig.axes[0]
+    assert "CTC" in loss_ax.get_ylabel() and "cross-entropy" not in loss_ax.get_ylabel()
+    assert [line.get_marker() for line in loss_ax.get_lines()] == ["o", "o"]  # visible
+    two = plots.learning_curves([history("gru")])
+    assert {line.get_marker() for line in two.axes[0].get_lines()} == {"None"}
 
 
 def test_plot_confusion_matrix_and_results_charts():

@@ -66,7 +66,7 @@ def test_history_json_round_trip(tmp_path):
     _, history = run()
     history.info["test_accuracy"] = 0.5
     loaded = History.load(history.save(tmp_path / "results" / "gru.json"))
-    assert loaded == history
+    assert loaded == history and loaded.loss == "cross-entropy"
     assert "3 epochs" in repr(loaded) and loaded.train_seconds == pytest.approx(
         history.train_seconds
     )
@@ -103,6 +103,7 @@ def test_fit_trains_a_ctc_model():
     history = fit(model, split, split, epochs=2, metric="error_rate", quiet=True, device="cpu")
     assert history.epochs == 2 and history.best_epoch is not None
     assert isinstance(predict(model, TRAIN[:4]), CTCOutput)
+    assert history.loss == "CTC"  # the learning curves label the loss axis with it
 
 
 def test_fit_trains_a_tagger_one_label_per_step():

@@ -87,6 +87,7 @@ class Logits:
     """Class scores ``[B, classes]``: one label per example."""
 
     metrics = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr_auc")
+    loss_name = "cross-entropy"
 
     def matches(self, outputs) -> bool:
         return isinstance(outputs, torch.Tensor) and outputs.dim() == 2
@@ -144,6 +145,7 @@ class Transcript:
     blank, against targets ``[B]`` or ``[B, S]`` padded with -1 (see :mod:`utils.ctc`)."""
 
     metrics = ("accuracy", "error_rate")  # accuracy: the whole sequence exactly right
+    loss_name = "CTC"
 
     def matches(self, outputs) -> bool:
         return isinstance(outputs, CTCOutput)

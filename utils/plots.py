@@ -57,15 +57,18 @@ def learning_curves(histories, *, metric: bool = True, figsize=None):
     loss_ax = axes[0, 0]
     for i, (name, h) in enumerate(histories.items()):
         epochs = np.arange(1, h.epochs + 1)
-        loss_ax.plot(epochs, h.train_loss, "--", color=color(i), alpha=0.7)
-        loss_ax.plot(epochs, h.val_loss, "-", color=color(i), label=name)
+        marker = "o" if h.epochs == 1 else None  # one epoch: a point, not an invisible line
+        loss_ax.plot(epochs, h.train_loss, "--", marker=marker, color=color(i), alpha=0.7)
+        loss_ax.plot(epochs, h.val_loss, "-", marker=marker, color=color(i), label=name)
         if metric:
             ax = axes[0, 1]
-            ax.plot(epochs, h.train_metric, "--", color=color(i), alpha=0.7)
-            ax.plot(epochs, h.val_metric, "-", color=color(i), label=name)
+            ax.plot(epochs, h.train_metric, "--", marker=marker, color=color(i), alpha=0.7)
+            ax.plot(epochs, h.val_metric, "-", marker=marker, color=color(i), label=name)
             if h.best_epoch is not None:
                 ax.plot(h.best_epoch + 1, h.val_metric[h.best_epoch], "o", color=color(i))
-    loss_ax.set(xlabel="epoch", ylabel="loss (cross-entropy, nats)", title="Loss")
+    kinds = sorted({getattr(h, "loss", "cross-entropy") for h in histories.values()})
+    loss_name = " / ".join(kinds) or "cross-entropy"
+    loss_ax.set(xlabel="epoch", ylabel=f"loss ({loss_name}, nats)", title="Loss")
     loss_ax.legend(title="solid: validation\ndashed: training", fontsize="small")
     if metric:
         name = next(iter(histories.values())).metric if histories else "metric"

@@ -57,6 +57,7 @@ class History:
     best_epoch: int | None = None
     parameters: int = 0
     info: dict = field(default_factory=dict)
+    loss: str = "cross-entropy"  # what the losses above measure: "cross-entropy", "CTC"
 
     @property
     def epochs(self) -> int:
@@ -214,6 +215,7 @@ class TrainStep:
     device: torch.device
 
     def __post_init__(self):
+        self.loss_name = getattr(self.loss_fn, "__name__", type(self.loss_fn).__name__)
         self.use_amp = self.device.type == "cuda"  # float16 autocast on CUDA only
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
 
@@ -231,7 +233,10 @@ class TrainStep:
         self.scaler.update()
         if self.scheduler is not None:
             self.scheduler.step()
-        return loss.item(), output_kind(outputs).detach(outputs)
+        kind = output_kind(outputs)
+        if self.loss_fn is default_loss:
+            self.loss_name = kind.loss_name  # the loss default_loss chose for these outputs
+        return loss.item(), kind.detach(outputs)
 
 
 def batch_indices(
@@ -367,6 +372,7 @@ def fit(
         seconds = time.perf_counter() - start
         val_loss, val_value = validate(model, val, step.loss_fn, recipe.metric, device)
         history.record(train_loss, val_loss, train_value, val_value, optimizer, seconds, len(train))
+        history.loss = step.loss_name
         if best.update(val_value, model, epoch):
             history.best_epoch = epoch
             if checkpoint is not None:
