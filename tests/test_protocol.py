@@ -124,7 +124,7 @@ def test_cells_run_by_two_processes_merge_into_one_file(quick_mode, tmp_path):
         ["motif_grammar/cnn/matched/seed1"],
     ]
     assert parts[0][0]["test_set"] == "length_800"
-    assert set(parts[0][0]["test"]) == {"test", "length_800"}
+    assert set(parts[0][0]["test"]) == {"test", "length_400", "length_800"}
     # a copy of part 0 elsewhere (a rerun) does not duplicate its cell
     (tmp_path / "copy.jsonl").write_text((tmp_path / "part0.jsonl").read_text())
     out = tmp_path / "merged.jsonl"

@@ -97,9 +97,11 @@ def _motif_grammar():
 
     data = load_task("motif_grammar", **GRAMMAR)
     n = config.pick(full=1000, quick=100)
-    # four times the training length; fresh backgrounds and sites (training's seed is 0)
-    longer = make_motif_split("order", n=n, length=800, gap=GRAMMAR["gap"], seed=1)
-    data.extra_tests["length_800"] = longer
+    # two and four times the training length; fresh backgrounds and sites (seed 1, not 0)
+    for length in (400, 800):
+        data.extra_tests[f"length_{length}"] = make_motif_split(
+            "order", n=n, length=length, gap=GRAMMAR["gap"], seed=1
+        )
     return data
 
 
