@@ -159,3 +159,27 @@ def test_logo_letters_read_on_white_and_dark_and_apart_from_each_other():
 
 def _rgb(hex_colour: str) -> list[float]:
     return [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+
+
+def test_plot_pipelines_spans_a_merged_cell_over_both_stages():
+    rows = {
+        "ConvLSTM": [("maps", "input"), ("cell", "convolutional recurrence"), ("maps", "output")],
+        "CRNN": [
+            ("image", "input"),
+            ("CNN", "convolution"),
+            ("BiLSTM", "recurrence"),
+            ("letters", "output"),
+        ],
+    }
+    fig = plots.plot_pipelines(rows, title="Hybrids", description="two rows")
+    texts = {t.get_text(): t.get_position() for t in fig.axes[0].texts}
+    conv, rnn, cell = texts["CNN"], texts["BiLSTM"], texts["cell"]
+    assert cell[0] == pytest.approx((conv[0] + rnn[0]) / 2)  # between the two stages
+    assert texts["ConvLSTM:\nmaps"][0] == texts["CRNN:\nimage"][0]  # inputs line up
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(legend) == 3 and "recurrent stage" in legend
+    assert fig.get_label() == "two rows"
+    with pytest.raises(ValueError, match="same number of columns"):
+        plots.plot_pipelines({"a": rows["CRNN"], "b": rows["CRNN"][:3]})
+    with pytest.raises(ValueError, match="unknown stage kinds"):
+        plots.plot_pipelines({"a": [("x", "attention")]})

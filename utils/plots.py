@@ -11,6 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.patches import Patch
 
 # Okabe & Ito (2008): black, orange, sky blue, bluish green, yellow, blue, vermillion, purple
 OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
@@ -589,6 +590,67 @@ def plot_diagram(boxes: dict, arrows, *, title: str = "", figsize=(9, 5), descri
     if title:
         ax.set_title(title)
     fig.set_label(description or title)
+    return fig
+
+
+# what a stage of a hybrid does -> (box style of plot_diagram, columns it spans, legend entry)
+PIPELINE_STAGES = {
+    "input": ("question", 1, None),
+    "output": ("question", 1, None),
+    "convolution": ("answer:1", 1, "convolutional stage"),
+    "recurrence": ("answer:0", 1, "recurrent stage"),
+    "convolutional recurrence": ("answer:2", 2, "one cell: a recurrence whose gates convolve"),
+}
+
+
+def plot_pipelines(rows: dict, *, title: str = "", figsize=None, description: str = ""):
+    """One row of boxes per architecture, left to right, coloured by what each stage does
+    (chapter: Hybrids).
+
+    ``rows`` maps a name to its stages ``[(text, kind), ...]``, ``kind`` one of
+    ``PIPELINE_STAGES``: outlined input and output, orange convolution, blue recurrence, and a
+    green ``"convolutional recurrence"`` (a ConvLSTM cell) that spans both middle columns,
+    because it is both stages in one. Every row must span the same number of columns.
+    """
+    unknown = {kind for stages in rows.values() for _, kind in stages} - set(PIPELINE_STAGES)
+    if unknown:
+        raise ValueError(f"unknown stage kinds {sorted(unknown)}; use {list(PIPELINE_STAGES)}")
+    spans = {name: sum(PIPELINE_STAGES[k][1] for _, k in st) for name, st in rows.items()}
+    if len(set(spans.values())) > 1:
+        raise ValueError(f"every row must span the same number of columns, got {spans}")
+    columns = next(iter(spans.values()), 1)
+    step = 0.8 / max(columns - 1, 1)  # column centres from x = 0.1 to 0.9
+    boxes, arrows = {}, []
+    for i, (name, stages) in enumerate(rows.items()):
+        y = 0.88 - 0.8 * i / max(len(rows) - 1, 1)
+        column = 0
+        for j, (text, kind) in enumerate(stages):
+            style, span, _ = PIPELINE_STAGES[kind]
+            x = 0.1 + step * (column + (span - 1) / 2)  # a box spanning 2 sits between them
+            boxes[f"{i}.{j}"] = (x, y, f"{name}:\n{text}" if j == 0 else text, style)
+            column += span
+        arrows += [(f"{i}.{j}", f"{i}.{j + 1}") for j in range(len(stages) - 1)]
+    fig = plot_diagram(
+        boxes,
+        arrows,
+        title=title,
+        figsize=figsize or (10, 1.6 * len(rows) + 0.5),
+        description=description,
+    )
+    used = {PIPELINE_STAGES[k] for stages in rows.values() for _, k in stages}
+    handles = [
+        Patch(fc=color(int(style.split(":")[1])), ec="black", lw=0.6, label=label)
+        for style, _, label in PIPELINE_STAGES.values()
+        if label and (style, _, label) in used
+    ]
+    fig.axes[0].legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, -0.08),
+        ncol=len(handles),
+        fontsize="small",
+        frameon=False,
+    )
     return fig
 
 
