@@ -286,6 +286,37 @@ def test_collapse_check_passes_the_rule_and_names_each_mistake():
     assert not checks.check_ctc_collapse(42)
 
 
+def test_pin_check_passes_the_likeliest_four_digits_and_names_each_mistake():
+    from utils import checks
+    from utils.ctc import ctc_beam_decode, ctc_loss
+
+    def right(log_probs, steps):
+        best = ctc_beam_decode(log_probs[None, :steps], beam_width=8)[0]
+        candidates = {tuple(best[:i] + best[i + 1 :]) for i in range(len(best))}
+        candidates |= {(*best[:i], d, *best[i:]) for i in range(5) for d in range(10)}
+        pins = [list(c) for c in candidates | {tuple(best)} if len(c) == 4]
+        n = torch.tensor([steps])
+        return max(
+            pins, key=lambda c: -float(ctc_loss(log_probs[None, :steps], n, torch.tensor([c])))
+        )
+
+    def beam_only(log_probs, steps):
+        return ctc_beam_decode(log_probs[None, :steps], beam_width=8)[0]
+
+    def first_four(log_probs, steps):
+        return (beam_only(log_probs, steps) + [0] * 4)[:4]
+
+    def all_steps(log_probs, steps):
+        return right(log_probs, len(log_probs))
+
+    assert checks.check_pin_decoder(right)
+    assert "exactly four digits" in checks.check_pin_decoder(beam_only).feedback
+    assert "not the likeliest" in checks.check_pin_decoder(first_four).feedback
+    assert "padding" in checks.check_pin_decoder(all_steps).feedback
+    assert not checks.check_pin_decoder(lambda log_probs, steps: 1 / 0)
+    assert not checks.check_pin_decoder("1234")
+
+
 def test_plot_ctc_alignment_draws_labelled_axes():
     import matplotlib
 

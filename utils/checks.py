@@ -650,3 +650,79 @@ def check_ctc_collapse(answer):
             feedback = f"expected {expected}, got {got}."
         return report(name, False, f"collapse_path({path}, blank={blank}): {feedback}")
     return report(name, True, "right: repeats merge, then blanks go, so a blank separates 5 5.")
+
+
+def _pin_log_probs(steps: list[dict], classes: int = 11):
+    """Per-step log-probabilities ``[T, classes]`` from ``{symbol: probability}`` per step
+    (``None`` for a blank); the mass left over is shared by the other symbols."""
+    import torch
+
+    rows = []
+    for probs in steps:
+        probs = probs or {classes - 1: 0.9}
+        rest = (1 - sum(probs.values())) / (classes - len(probs))
+        rows.append([probs.get(s, rest) for s in range(classes)])
+    return torch.tensor(rows).log()
+
+
+def _likeliest_pin(log_probs, steps: int) -> list[int]:
+    """The reference: among the beam's best and its one-digit deletions and insertions, the
+    four-digit candidate with the highest CTC probability."""
+    import torch
+
+    from utils.ctc import ctc_beam_decode, ctc_loss
+
+    best = ctc_beam_decode(log_probs[None, :steps], beam_width=8)[0]
+    candidates = {tuple(best)} | {tuple(best[:i] + best[i + 1 :]) for i in range(len(best))}
+    for i in range(len(best) + 1):
+        candidates |= {(*best[:i], d, *best[i:]) for d in range(10)}
+    pins = sorted(c for c in candidates if len(c) == 4)
+    lengths = torch.tensor([steps])
+    scores = [-float(ctc_loss(log_probs[None, :steps], lengths, torch.tensor([c]))) for c in pins]
+    return list(pins[max(range(len(pins)), key=scores.__getitem__)])
+
+
+def check_pin_decoder(answer):
+    """Check ``answer(log_probs, steps)`` for the PIN exercise: it reads the first ``steps``
+    rows of ``log_probs`` ``[T, 11]`` (blank last) and returns the likeliest four-digit
+    candidate (chapter: Hybrids)."""
+    name = "best_pin"
+    if not callable(answer):
+        return report(name, False, "define a function best_pin(log_probs, steps).")
+    blank = None
+    clear = [{1: 0.9}, blank, {2: 0.9}, blank, {3: 0.9}, blank, {4: 0.9}, blank]
+    cases = {  # what the beam reads -> (per-step probabilities, steps to read)
+        "four clear digits": (clear, 8),
+        "three clear digits and a faint seven": (
+            [*clear[:6], {7: 0.4, 10: 0.55}, blank],
+            8,
+        ),
+        "five digits, one of them faint": (
+            [*clear[:4], {5: 0.55, 10: 0.43}, blank, *clear[4:]],
+            10,
+        ),
+        "four digits, then padding that looks like a nine": (
+            [*clear, {9: 0.95}, blank, {9: 0.95}],
+            8,
+        ),
+    }
+    for case, (steps, n) in cases.items():
+        log_probs = _pin_log_probs(steps)
+        expected = _likeliest_pin(log_probs, n)
+        try:
+            got = [int(d) for d in answer(log_probs, n)]
+        except Exception as error:
+            return report(name, False, f"{case}: best_pin raised {error!r}.")
+        if got == expected:
+            continue
+        if len(got) != 4:
+            feedback = f"a PIN has exactly four digits, got {got}."
+        elif 9 in got and "padding" in case:
+            feedback = "read only the first `steps` steps: the rest is padding."
+        else:
+            feedback = (
+                f"{got} has four digits but is not the likeliest candidate: score each by "
+                "its CTC probability and keep the highest."
+            )
+        return report(name, False, f"{case}: {feedback}")
+    return report(name, True, "right: the likeliest four-digit reading, padding ignored.")
