@@ -56,8 +56,10 @@ _SOLUTION_BLOCK = re.compile(r"\{solution\}")
 
 STUDENT_NOTE = (
     "> **Note.** This is the **student edition** of this notebook: the solutions are "
-    "removed. Cells that say `# YOUR CODE HERE` are yours to write; the checks after "
-    "them tell you how you did."
+    "removed. Cells that say `# YOUR CODE HERE` are yours to write. Where an exercise has "
+    "one right answer, the check after it tells you whether yours is right and, if not, "
+    "what to look at; open-ended exercises have no check: their text says what a good "
+    "answer contains."
 )
 
 
