@@ -75,8 +75,14 @@ def test_several_processes_fetch_one_dataset_into_an_empty_cache(tmp_path):
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0] * 4, "\n---\n".join(outputs)
     assert all(out.strip().endswith("done") for out in outputs)
-    waited = [out for out in outputs if "waiting for another process to finish fetching" in out]
-    assert 1 <= len(waited) <= 3, outputs  # one downloaded; some (or all) of the others waited
+    waited = [
+        out
+        for out in outputs
+        if "waiting for another process to finish fetching" in out
+    ]
+    assert 1 <= len(waited) <= 3, (
+        outputs
+    )  # one downloaded; some (or all) of the others waited
     verify = python(
         "from utils.data.download import fetch; fetch('fsdd', verify=True, progress=False)",
         data_env(data),
@@ -103,18 +109,27 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
     data = tmp_path / "data"
     holder = python(HOLD_THE_LOCK_AND_HANG, data_env(data))
     assert holder.stdout.readline().strip() == "holding"
-    holder.send_signal(signal.SIGKILL)  # killed mid-download, lock file and .part left behind
+    holder.send_signal(
+        signal.SIGKILL
+    )  # killed mid-download, lock file and .part left behind
     holder.wait(timeout=30)
-    assert (data / ".promoters.lock").exists() and (data / "promoters/.download-dead.part").exists()
+    assert (data / ".promoters.lock").exists() and (
+        data / "promoters/.download-dead.part"
+    ).exists()
     start = time.perf_counter()
     fetcher = python(
-        "from utils.data import fetch; fetch('promoters', progress=False)", data_env(data)
+        "from utils.data import fetch; fetch('promoters', progress=False)",
+        data_env(data),
     )
     output = fetcher.communicate(timeout=120)[0]
     assert fetcher.returncode == 0, output
     assert time.perf_counter() - start < 60
-    assert "waiting" not in output  # the kernel released the dead process's lock at once
-    assert not (data / "promoters/.download-dead.part").exists()  # its leftover was cleaned
+    assert (
+        "waiting" not in output
+    )  # the kernel released the dead process's lock at once
+    assert not (
+        data / "promoters/.download-dead.part"
+    ).exists()  # its leftover was cleaned
     assert len(list((data / "promoters").glob("*.fa"))) == 5
 
 
@@ -156,7 +171,9 @@ def run_read_only(folder, code: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @needs_mirror
-@pytest.mark.skipif(not can_bind_mount(), reason="needs root and unshare -m (CI has both)")
+@pytest.mark.skipif(
+    not can_bind_mount(), reason="needs root and unshare -m (CI has both)"
+)
 def test_a_read_only_data_folder_loads_every_task(tmp_path):
     """An instructor filled the data folder; students read it through a read-only mount. Every
     task loads; derived caches go to the per-user cache folder, or stay in memory."""
@@ -178,8 +195,12 @@ def test_a_read_only_data_folder_loads_every_task(tmp_path):
     sizes = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(sizes) == {"speech", "images", "promoters", "motif_grammar"}
     assert all(n > 0 for split in sizes.values() for n in split)
-    assert list((user_cache / "rnn-cnn-course/features").glob("fsdd-*.pt"))  # cached there
-    assert not (data / "features").exists()  # nothing was written into the shared folder
+    assert list(
+        (user_cache / "rnn-cnn-course/features").glob("fsdd-*.pt")
+    )  # cached there
+    assert not (
+        data / "features"
+    ).exists()  # nothing was written into the shared folder
     # no writable cache folder at all: the features are computed in memory, with a note
     nowhere = run_read_only(
         data,
@@ -195,7 +216,10 @@ def test_a_read_only_data_folder_loads_every_task(tmp_path):
         "from utils.data import load_task\nload_task('promoters')",
         quick | {"COURSE_DATA_DIR": str(data), "COURSE_DATA_MIRROR": str(MIRROR)},
     )
-    assert missing.returncode != 0 and "Set COURSE_DATA_DIR to a writable folder" in missing.stderr
+    assert (
+        missing.returncode != 0
+        and "Set COURSE_DATA_DIR to a writable folder" in missing.stderr
+    )
 
 
 # ----------------------------------------------------------------------------- results files
@@ -215,7 +239,9 @@ def test_two_writers_of_one_results_file_leave_a_complete_file(tmp_path):
     reader only ever sees whole files, and the last one standing is whole too."""
     path = tmp_path / "results" / "summary.json"
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITE_MANY_TIMES, name, str(path)], cwd=REPO_ROOT)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITE_MANY_TIMES, name, str(path)], cwd=REPO_ROOT
+        )
         for name in ("a", "b")
     ]
     reads = 0
@@ -228,4 +254,6 @@ def test_two_writers_of_one_results_file_leave_a_complete_file(tmp_path):
     final = json.loads(path.read_text())
     assert final["i"] == 149 and len(final["rows"]) == 3000
     assert reads > 10  # the reader really raced the writers
-    assert [p.name for p in path.parent.iterdir()] == ["summary.json"]  # no temporary files
+    assert [p.name for p in path.parent.iterdir()] == [
+        "summary.json"
+    ]  # no temporary files

@@ -47,7 +47,9 @@ def test_device_override_to_a_missing_accelerator_is_a_clear_error(monkeypatch):
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     monkeypatch.setenv("COURSE_DEVICE", "cuda")
-    with pytest.raises(RuntimeError, match="COURSE_DEVICE='cuda' but CUDA is not available"):
+    with pytest.raises(
+        RuntimeError, match="COURSE_DEVICE='cuda' but CUDA is not available"
+    ):
         get_device()
 
 

@@ -11,7 +11,9 @@ from utils.data import audio
 
 def test_mel_scale_is_htk_and_invertible():
     assert float(audio.hz_to_mel(700.0)) == pytest.approx(2595 * math.log10(2))
-    assert float(audio.hz_to_mel(1000.0)) == pytest.approx(999.99, abs=0.1)  # ~1000 mel at 1 kHz
+    assert float(audio.hz_to_mel(1000.0)) == pytest.approx(
+        999.99, abs=0.1
+    )  # ~1000 mel at 1 kHz
     hz = torch.tensor([0.0, 125.0, 1000.0, 4000.0])
     assert torch.allclose(audio.mel_to_hz(audio.hz_to_mel(hz)), hz.double())
 
@@ -20,25 +22,41 @@ def test_filter_bank_hand_computed_small_case():
     # n_fft=8 at 8 kHz: bins at 0, 1000, 2000, 3000, 4000 Hz; one filter from f_min to f_max
     # with its centre at the mel midpoint of 1000 and 3000 Hz (about 1809 Hz), so the 2000 Hz
     # bin sits on the falling side of the triangle.
-    bank = audio.mel_filter_bank(n_fft=8, n_mels=1, sample_rate=8000, f_min=1000, f_max=3000)
-    centre = float(audio.mel_to_hz((audio.hz_to_mel(1000.0) + audio.hz_to_mel(3000.0)) / 2))
+    bank = audio.mel_filter_bank(
+        n_fft=8, n_mels=1, sample_rate=8000, f_min=1000, f_max=3000
+    )
+    centre = float(
+        audio.mel_to_hz((audio.hz_to_mel(1000.0) + audio.hz_to_mel(3000.0)) / 2)
+    )
     assert 1800 < centre < 1820
-    expected = [0, 0, (3000 - 2000) / (3000 - centre), 0, 0]  # only the 2000 Hz bin is inside
-    assert torch.allclose(bank[0].double(), torch.tensor(expected, dtype=torch.float64), atol=1e-6)
+    expected = [
+        0,
+        0,
+        (3000 - 2000) / (3000 - centre),
+        0,
+        0,
+    ]  # only the 2000 Hz bin is inside
+    assert torch.allclose(
+        bank[0].double(), torch.tensor(expected, dtype=torch.float64), atol=1e-6
+    )
 
 
 def test_filter_bank_centres_and_partition_of_unity():
     n_fft, sr, n_mels = 512, 8000, 40
     bank = audio.mel_filter_bank(n_fft=n_fft, n_mels=n_mels, sample_rate=sr)
     assert bank.shape == (n_mels, n_fft // 2 + 1)
-    edges = audio.mel_to_hz(torch.linspace(0, float(audio.hz_to_mel(sr / 2)), n_mels + 2))
+    edges = audio.mel_to_hz(
+        torch.linspace(0, float(audio.hz_to_mel(sr / 2)), n_mels + 2)
+    )
     bins = torch.linspace(0, sr / 2, n_fft // 2 + 1)
     # each filter peaks at the FFT bin nearest its mel-spaced centre frequency
     nearest = torch.argmin((bins[None, :] - edges[1:-1, None].float()).abs(), dim=1)
     assert torch.equal(bank.argmax(dim=1), nearest)
     # HTK triangles (peak 1, no area normalisation) sum to 1 between the first and last centre
     inside = (bins >= edges[1]) & (bins <= edges[-2])
-    assert torch.allclose(bank.sum(dim=0)[inside], torch.ones(int(inside.sum())), atol=1e-5)
+    assert torch.allclose(
+        bank.sum(dim=0)[inside], torch.ones(int(inside.sum())), atol=1e-5
+    )
 
 
 def test_too_many_mel_bands_is_a_clear_error():
@@ -52,7 +70,11 @@ def _reference_log_mel(wave, *, sr, n_fft, win, hop, n_mels):
     window = np.zeros(n_fft)
     hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)  # periodic Hann
     window[(n_fft - win) // 2 : (n_fft - win) // 2 + win] = hann
-    bank = audio.mel_filter_bank(n_fft=n_fft, n_mels=n_mels, sample_rate=sr).double().numpy()
+    bank = (
+        audio.mel_filter_bank(n_fft=n_fft, n_mels=n_mels, sample_rate=sr)
+        .double()
+        .numpy()
+    )
     frames = []
     for t in range(1 + len(wave) // hop):
         spectrum = np.fft.rfft(padded[t * hop : t * hop + n_fft] * window)
@@ -65,7 +87,11 @@ def test_log_mel_matches_numpy_reference():
     wave = rng.normal(scale=0.1, size=1000)
     expected = _reference_log_mel(wave, sr=8000, n_fft=256, win=200, hop=80, n_mels=40)
     got = audio.log_mel_spectrogram(
-        torch.tensor(wave)[None], sample_rate=8000, n_fft=256, win_length=200, hop_length=80
+        torch.tensor(wave)[None],
+        sample_rate=8000,
+        n_fft=256,
+        win_length=200,
+        hop_length=80,
     )
     assert got.shape == (1, 1 + 1000 // 80, 40)
     assert np.allclose(got[0].numpy(), expected, atol=1e-4)
@@ -80,11 +106,15 @@ def test_pure_tone_lands_in_its_mel_band():
 
 
 def test_dct_is_orthonormal_and_matches_formula():
-    assert torch.allclose(audio.dct_matrix(2, 2), torch.tensor([[1, 1], [1, -1]]) / math.sqrt(2))
+    assert torch.allclose(
+        audio.dct_matrix(2, 2), torch.tensor([[1, 1], [1, -1]]) / math.sqrt(2)
+    )
     d = audio.dct_matrix(40, 40)
     assert torch.allclose(d.T @ d, torch.eye(40), atol=1e-5)
     x = torch.randn(3, 7, 40)  # the first coefficient is the scaled mean
-    assert torch.allclose(audio.mfcc(x, 13)[..., 0], x.sum(-1) / math.sqrt(40), atol=1e-4)
+    assert torch.allclose(
+        audio.mfcc(x, 13)[..., 0], x.sum(-1) / math.sqrt(40), atol=1e-4
+    )
 
 
 def test_normalise_per_utterance_ignores_padding():
@@ -96,13 +126,17 @@ def test_normalise_per_utterance_ignores_padding():
     assert torch.equal(y[1, 4:], torch.zeros(6, 3))
     # the shape of the spectrum survives: band differences are only rescaled
     d = x[1, :4, 0] - x[1, :4, 1]
-    assert torch.allclose(y[1, :4, 0] - y[1, :4, 1], d / x[1, :4].std(unbiased=False), atol=1e-4)
+    assert torch.allclose(
+        y[1, :4, 0] - y[1, :4, 1], d / x[1, :4].std(unbiased=False), atol=1e-4
+    )
     with pytest.raises(ValueError, match=r"\[B, T, F\]"):
         audio.normalise_per_utterance(x[0], lengths)
 
 
 def test_normalise_per_speaker_pools_each_speakers_frames():
-    offsets = torch.tensor([[0.0, 10.0, 20.0], [5.0, -5.0, 0.0]])  # two voices, three bands
+    offsets = torch.tensor(
+        [[0.0, 10.0, 20.0], [5.0, -5.0, 0.0]]
+    )  # two voices, three bands
     speakers = torch.tensor([0, 1, 0, 1])
     x = torch.randn(4, 10, 3) + offsets[speakers][:, None, :]
     lengths = torch.tensor([10, 6, 3, 10])
@@ -136,7 +170,9 @@ def test_add_noise_reaches_the_requested_snr():
     noisy = add_noise(clean, lengths, snr_db=10, seed=1)
     noise = noisy - clean
     signal_power = (clean[0] ** 2).mean()
-    assert 10 * torch.log10(signal_power / (noise[0] ** 2).mean()) == pytest.approx(10, abs=0.3)
+    assert 10 * torch.log10(signal_power / (noise[0] ** 2).mean()) == pytest.approx(
+        10, abs=0.3
+    )
     assert torch.equal(noise[1, 4000:], torch.zeros(4000))  # padding stays silent
     assert torch.equal(noisy, add_noise(clean, lengths, snr_db=10, seed=1))  # seeded
 
@@ -154,9 +190,15 @@ def test_spec_augment_masks_bands_and_stretches_repeatably():
     from utils.data.audio import spec_augment
     from utils.data.spec import Split
 
-    batch = Split(torch.ones(4, 50, 20), torch.zeros(4, dtype=torch.long), torch.full((4,), 50))
-    out = spec_augment(batch, torch.Generator().manual_seed(0), time_width=10, freq_width=5)
-    again = spec_augment(batch, torch.Generator().manual_seed(0), time_width=10, freq_width=5)
+    batch = Split(
+        torch.ones(4, 50, 20), torch.zeros(4, dtype=torch.long), torch.full((4,), 50)
+    )
+    out = spec_augment(
+        batch, torch.Generator().manual_seed(0), time_width=10, freq_width=5
+    )
+    again = spec_augment(
+        batch, torch.Generator().manual_seed(0), time_width=10, freq_width=5
+    )
     assert torch.equal(out.x, again.x) and torch.equal(batch.x, torch.ones(4, 50, 20))
     zero = out.x == 0
     whole_frames = zero.all(dim=2).sum(dim=1)  # masked time steps per example
@@ -202,7 +244,9 @@ def test_resample_removes_what_would_alias():
     # a 6 kHz tone at 48 kHz has no place at 8 kHz (Nyquist 4 kHz): it must vanish,
     # not come back as a 2 kHz tone, as it does with linear interpolation
     tone = _tone(6000, 48000)
-    linear = torch.nn.functional.interpolate(tone[None, None], size=8000, mode="linear")[0, 0]
+    linear = torch.nn.functional.interpolate(
+        tone[None, None], size=8000, mode="linear"
+    )[0, 0]
     assert _amplitude_at(linear, 2000, 8000) > 0.5  # the trap the resampler avoids
     out = audio.resample(tone, 48000, 8000)
     assert _amplitude_at(out, 2000, 8000) < 0.01
@@ -229,7 +273,9 @@ def test_statistics_can_leave_leading_frames_out():
     out = audio.normalise_per_utterance(x, lengths, stats_from=starts)
     for b, n in enumerate(lengths.tolist()):
         kept = x[b, 3:n]  # statistics from these frames only
-        expected = (x[b, :n] - kept.mean()) / torch.sqrt(kept.var(unbiased=False) + 1e-5)
+        expected = (x[b, :n] - kept.mean()) / torch.sqrt(
+            kept.var(unbiased=False) + 1e-5
+        )
         assert torch.allclose(out[b, :n], expected, atol=1e-5)
         assert torch.all(out[b, n:] == 0)
     plain = audio.normalise_per_utterance(x, lengths)

@@ -16,7 +16,9 @@ def raw():
 
 
 def test_idx_files_match_torchvision(raw):
-    from torchvision.datasets import FashionMNIST  # the reference reader, in the test only
+    from torchvision.datasets import (
+        FashionMNIST,
+    )  # the reference reader, in the test only
 
     from utils.data import fetch
 
@@ -25,7 +27,9 @@ def test_idx_files_match_torchvision(raw):
     )
     assert torch.equal(raw["test_x"], reference.data)
     assert torch.equal(raw["test_y"].long(), reference.targets)
-    assert raw["train_x"].shape == (60000, 28, 28) and raw["train_x"].dtype == torch.uint8
+    assert (
+        raw["train_x"].shape == (60000, 28, 28) and raw["train_x"].dtype == torch.uint8
+    )
     assert torch.bincount(raw["train_y"].long()).tolist() == [6000] * 10
 
 
@@ -89,7 +93,9 @@ def test_shift_and_rotate():
     assert torch.allclose(images.rotate_images(img, 0.0, fill=0.0), img, atol=1e-5)
     # 90 degrees anticlockwise is torch.rot90 for a square image (pixel centres map exactly)
     assert torch.allclose(
-        images.rotate_images(img, 90.0, fill=0.0), torch.rot90(img, 1, (2, 3)), atol=1e-5
+        images.rotate_images(img, 90.0, fill=0.0),
+        torch.rot90(img, 1, (2, 3)),
+        atol=1e-5,
     )
     out = images.random_augment(img, generator=torch.Generator().manual_seed(0))
     assert out.shape == img.shape

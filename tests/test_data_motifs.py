@@ -13,10 +13,14 @@ from utils.data.tasks import load_task
 def _planted(data, a_width, b_width):
     """(motif, site sequence) of every planted site, read back from the tokens."""
     sites = []
-    for row, (starts, which) in enumerate(zip(data["starts"], data["motifs"], strict=True)):
+    for row, (starts, which) in enumerate(
+        zip(data["starts"], data["motifs"], strict=True)
+    ):
         for start, m in zip(starts.tolist(), which.tolist(), strict=True):
             width = a_width if m == 0 else b_width
-            sites.append((m, tuple(data["tokens"][row, start : start + width].tolist())))
+            sites.append(
+                (m, tuple(data["tokens"][row, start : start + width].tolist()))
+            )
     return sites
 
 
@@ -24,7 +28,10 @@ def test_stored_matrices_are_jaspar_2024():
     stored = json.loads(motifs.JASPAR_FILE.read_text())
     assert stored["release"] == "JASPAR2024" and "CC BY 4.0" in stored["licence"]
     found = motifs.load_motifs()
-    assert found["CTCF"].matrix_id == "MA0139.2" and found["CTCF"].consensus() == "GCCACCAGGGGGCGC"
+    assert (
+        found["CTCF"].matrix_id == "MA0139.2"
+        and found["CTCF"].consensus() == "GCCACCAGGGGGCGC"
+    )
     assert found["TAL1::TCF3"].matrix_id == "MA0091.2"
     for motif in found.values():
         assert torch.allclose(motif.probabilities().sum(dim=0), torch.ones(motif.width))
@@ -72,7 +79,9 @@ def test_variants_have_identical_motif_content():
 def test_labels_follow_the_rules():
     order = motifs.make_motif_sequences("order", n=100, length=150, seed=1)
     assert (order["motifs"].sum(dim=1) == 1).all()  # one A and one B in every sequence
-    assert torch.equal(order["motifs"][:, 0] == 0, order["labels"] == 1)  # A upstream <=> 1
+    assert torch.equal(
+        order["motifs"][:, 0] == 0, order["labels"] == 1
+    )  # A upstream <=> 1
     presence = motifs.make_motif_sequences("presence", n=100, length=150, seed=1)
     has_a = (presence["motifs"] == 0).any(dim=1)
     assert torch.equal(has_a, presence["labels"] == 1)

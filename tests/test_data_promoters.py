@@ -50,7 +50,9 @@ def test_full_split_has_no_sequence_in_two_splits(organism):
     assert not keys["train"] & keys["val"]
     assert not keys["val"] & keys["test"]
     # stratified: every split keeps the promoter fraction of the whole, to within 1 %
-    fractions = [getattr(data, n).y.float().mean().item() for n in ("train", "val", "test")]
+    fractions = [
+        getattr(data, n).y.float().mean().item() for n in ("train", "val", "test")
+    ]
     assert max(fractions) - min(fractions) < 0.01
 
 

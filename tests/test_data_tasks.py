@@ -68,7 +68,9 @@ def test_cache_recomputes_corrupt_and_mismatched_files(tmp_path, monkeypatch, ca
     assert len(calls) == 1  # the second call read the file
     path = cache.cache_path("demo", params)
     assert path.parent == tmp_path / "features" and path.exists()
-    assert cache.cache_path("demo", {"n_mels": 64}) != path  # a new parameter, a new file
+    assert (
+        cache.cache_path("demo", {"n_mels": 64}) != path
+    )  # a new parameter, a new file
     path.write_bytes(b"not a torch file")
     assert torch.equal(cache.cached("demo", params, compute)["x"], torch.arange(6.0))
     assert len(calls) == 2 and "unreadable" in capsys.readouterr().out
@@ -77,7 +79,9 @@ def test_cache_recomputes_corrupt_and_mismatched_files(tmp_path, monkeypatch, ca
     cache.cached("demo", {"n_mels": 64}, compute)
     assert len(calls) == 4 and "do not match" in capsys.readouterr().out
     remaining = [p.name for p in (tmp_path / "features").iterdir()]
-    assert remaining == [cache.cache_path("demo", {"n_mels": 64}).name]  # no temporary files
+    assert remaining == [
+        cache.cache_path("demo", {"n_mels": 64}).name
+    ]  # no temporary files
 
 
 def test_cache_falls_back_to_a_writable_folder(tmp_path, monkeypatch, capsys):
@@ -94,7 +98,9 @@ def test_cache_falls_back_to_a_writable_folder(tmp_path, monkeypatch, capsys):
 
     real_write = cache._write
 
-    def write(path, params, tensors):  # the data folder behaves as a read-only mount would
+    def write(
+        path, params, tensors
+    ):  # the data folder behaves as a read-only mount would
         if blocked in path.parents:
             raise OSError(errno.EROFS, "Read-only file system")
         return real_write(path, params, tensors)

@@ -39,10 +39,14 @@ def test_same_seed_gives_identical_plans_and_tensors(pools):
     assert a == b and plan_strings(pool, 6, seed=4) != a
     by_stem = {r.stem: r for r in recordings}
     stems = {s for p in a for s in p.stems}
-    waves = {s: trim_silence(read_wav(by_stem[s].path).float() / 32768.0) for s in stems}
+    waves = {
+        s: trim_silence(read_wav(by_stem[s].path).float() / 32768.0) for s in stems
+    }
     xa, la = string_features(a, waves)
     xb, lb = string_features(b, waves)
-    assert torch.equal(la, lb) and all(torch.equal(u, v) for u, v in zip(xa, xb, strict=True))
+    assert torch.equal(la, lb) and all(
+        torch.equal(u, v) for u, v in zip(xa, xb, strict=True)
+    )
 
 
 def test_load_task_is_deterministic(data):
@@ -84,13 +88,17 @@ def test_lengths_and_gaps_stay_within_bounds(data, pools):
             assert 3 <= len(plan.digits) <= 7
             assert all(0.05 * SAMPLE_RATE <= g <= 0.25 * SAMPLE_RATE for g in plan.gaps)
             assert all(abs(g) <= 3.0 for g in plan.gains_db) and 25 <= plan.snr_db <= 40
-            assert float(part.x[i, part.lengths[i] :].abs().sum()) == 0  # padding is zero
+            assert (
+                float(part.x[i, part.lengths[i] :].abs().sum()) == 0
+            )  # padding is zero
     # the frame count is the rendered audio's: 1 + samples // hop
     pool, recordings = pools
     plans = plan_strings(pool, 3, seed=0, digits=5, gap=0.1)
     by_stem = {r.stem: r for r in recordings}
     waves = {
-        s: trim_silence(read_wav(by_stem[s].path).float() / 32768.0) for p in plans for s in p.stems
+        s: trim_silence(read_wav(by_stem[s].path).float() / 32768.0)
+        for p in plans
+        for s in p.stems
     }
     _, lengths = string_features(plans, waves)
     for plan, frames in zip(plans, lengths.tolist(), strict=True):
@@ -100,7 +108,10 @@ def test_lengths_and_gaps_stay_within_bounds(data, pools):
 
 
 def test_no_recording_is_shared_between_sets(data):
-    used = {name: {s for p in data.spec.extra["plans"][name] for s in p.stems} for name in SPLITS}
+    used = {
+        name: {s for p in data.spec.extra["plans"][name] for s in p.stems}
+        for name in SPLITS
+    }
     for i, a in enumerate(SPLITS):
         for b in SPLITS[i + 1 :]:
             assert not used[a] & used[b], (a, b)
@@ -141,7 +152,9 @@ def test_extra_tests_are_checked():
 
     data = load_task("digit_strings", sizes=SMALL)
     with pytest.raises(ValueError, match="extra_tests"):
-        TaskData(data.spec, data.train, data.val, data.test, extra_tests={"test": data.test})
+        TaskData(
+            data.spec, data.train, data.val, data.test, extra_tests={"test": data.test}
+        )
 
 
 # ----------------------------------------------------------------------------- CTC families
@@ -213,9 +226,13 @@ def test_the_1d_crnn_reads_a_string_the_same_in_a_longer_padded_batch():
     short, long = model(x[:, :60], torch.tensor([41])), model(x, torch.tensor([41]))
     steps = int(short.lengths[0])
     assert steps == int(long.lengths[0]) == 11
-    assert torch.allclose(short.log_probs[0, :steps], long.log_probs[0, :steps], atol=1e-5)
+    assert torch.allclose(
+        short.log_probs[0, :steps], long.log_probs[0, :steps], atol=1e-5
+    )
     noisy = x.clone()
-    noisy[0, 41:] = torch.randn(39, 40)  # non-zero padding reaches the last steps' windows
+    noisy[0, 41:] = torch.randn(
+        39, 40
+    )  # non-zero padding reaches the last steps' windows
     assert not torch.allclose(
         model(noisy, torch.tensor([41])).log_probs[0, :steps], long.log_probs[0, :steps]
     )
@@ -269,7 +286,9 @@ def test_collapse_check_passes_the_rule_and_names_each_mistake():
     from utils import checks
 
     def right(path, blank):
-        return [s for i, s in enumerate(path) if (i == 0 or s != path[i - 1]) and s != blank]
+        return [
+            s for i, s in enumerate(path) if (i == 0 or s != path[i - 1]) and s != blank
+        ]
 
     def no_merge(path, blank):
         return [s for s in path if s != blank]
@@ -297,7 +316,10 @@ def test_pin_check_passes_the_likeliest_four_digits_and_names_each_mistake():
         pins = [list(c) for c in candidates | {tuple(best)} if len(c) == 4]
         n = torch.tensor([steps])
         return max(
-            pins, key=lambda c: -float(ctc_loss(log_probs[None, :steps], n, torch.tensor([c])))
+            pins,
+            key=lambda c: (
+                -float(ctc_loss(log_probs[None, :steps], n, torch.tensor([c])))
+            ),
         )
 
     def beam_only(log_probs, steps):

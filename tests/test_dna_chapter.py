@@ -77,7 +77,9 @@ def test_similarity_score_equals_numpy_pearson_at_the_best_offset():
 
 
 def test_a_uniform_matrix_scores_zero_and_bad_shapes_say_how_to_fix():
-    assert pfm_similarity(torch.full((10, 4), 0.25), iupac_pfm("TATAWAWR"))["score"] == 0.0
+    assert (
+        pfm_similarity(torch.full((10, 4), 0.25), iupac_pfm("TATAWAWR"))["score"] == 0.0
+    )
     with pytest.raises(ValueError, match=r"transpose a \[4, positions\] matrix"):
         pfm_similarity(torch.rand(4, 10), iupac_pfm("TATA"))
 
@@ -86,7 +88,9 @@ def test_check_reverse_complement_feedback():
     from utils import checks
 
     assert checks.check_reverse_complement("TAACGCAT", "ATGCGTTA")
-    assert checks.check_reverse_complement("taacgcat", "ATGCGTTA")  # case does not matter
+    assert checks.check_reverse_complement(
+        "taacgcat", "ATGCGTTA"
+    )  # case does not matter
     reversed_only = checks.check_reverse_complement("ATTGCGTA", "ATGCGTTA")
     assert not reversed_only and "not complemented" in reversed_only.feedback
     complemented_only = checks.check_reverse_complement("TACGCAAT", "ATGCGTTA")
@@ -100,7 +104,9 @@ def test_check_pooled_steps_matches_the_model():
 
     from utils import checks
 
-    steps = nn.MaxPool1d(8, ceil_mode=True)(torch.zeros(1, 1, 251)).shape[2]  # the reference
+    steps = nn.MaxPool1d(8, ceil_mode=True)(torch.zeros(1, 1, 251)).shape[
+        2
+    ]  # the reference
     assert steps == 32 and checks.check_pooled_steps(steps, length=251, pool=8)
     floor = checks.check_pooled_steps(31, length=251, pool=8)
     assert not floor and "ceil_mode" in floor.feedback

@@ -31,7 +31,11 @@ def sha(data: bytes) -> str:
 
 def leftovers(folder: Path) -> list[str]:
     """Temporary files a failed download might have left behind."""
-    return [p.name for p in folder.rglob("*") if p.name.startswith((".download-", ".staging-"))]
+    return [
+        p.name
+        for p in folder.rglob("*")
+        if p.name.startswith((".download-", ".staging-"))
+    ]
 
 
 @pytest.fixture
@@ -124,7 +128,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture
 def http_host(host):
     """A loopback HTTP server serving the host folder; yields its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=host))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_Handler, directory=host)
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -137,7 +143,9 @@ def http_host(host):
 
 def test_fetch_from_a_file_mirror(monkeypatch, cache, host, tree_digest_of_host):
     monkeypatch.setitem(
-        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid", tree=tree_digest_of_host)
+        download.MANIFEST,
+        "tiny",
+        tiny_dataset("https://nowhere.invalid", tree=tree_digest_of_host),
     )
     monkeypatch.setenv("COURSE_DATA_MIRROR", host.as_uri())
     folder = fetch("tiny", progress=False)
@@ -152,31 +160,43 @@ def test_fetch_from_a_file_mirror(monkeypatch, cache, host, tree_digest_of_host)
 
 
 def test_mirror_may_be_a_plain_folder_path(monkeypatch, cache, host):
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     assert (fetch("tiny", progress=False) / "seq.txt").read_bytes() == PAYLOAD
 
 
-def test_fetch_from_a_loopback_http_host(monkeypatch, cache, http_host, tree_digest_of_host):
+def test_fetch_from_a_loopback_http_host(
+    monkeypatch, cache, http_host, tree_digest_of_host
+):
     monkeypatch.setitem(
         download.MANIFEST, "tiny", tiny_dataset(http_host, tree=tree_digest_of_host)
     )
     folder = fetch("tiny", progress=False)
     assert (folder / "seq.txt").read_bytes() == PAYLOAD
-    assert (folder / "pack-1.0" / "recordings" / "2_x_0.wav").read_bytes() == bytes([2]) * 100
+    assert (folder / "pack-1.0" / "recordings" / "2_x_0.wav").read_bytes() == bytes(
+        [2]
+    ) * 100
 
 
 def test_https_style_mirror_base_replaces_the_host(monkeypatch, cache, http_host):
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
     monkeypatch.setenv("COURSE_DATA_MIRROR", http_host + "/")
     assert (fetch("tiny", progress=False) / "seq.txt").read_bytes() == PAYLOAD
 
 
 def test_second_fetch_uses_the_cache(monkeypatch, cache, host):
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     fetch("tiny", progress=False)
-    monkeypatch.setenv("COURSE_DATA_MIRROR", str(host / "gone"))  # would fail if it downloaded
+    monkeypatch.setenv(
+        "COURSE_DATA_MIRROR", str(host / "gone")
+    )  # would fail if it downloaded
     assert (fetch("tiny", progress=False) / "seq.txt").read_bytes() == PAYLOAD
 
 
@@ -185,11 +205,14 @@ def test_second_fetch_uses_the_cache(monkeypatch, cache, host):
 
 def test_checksum_mismatch_is_refused_and_nothing_is_cached(monkeypatch, cache, host):
     monkeypatch.setitem(
-        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid", sha_plain="0" * 64)
+        download.MANIFEST,
+        "tiny",
+        tiny_dataset("https://nowhere.invalid", sha_plain="0" * 64),
     )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     with pytest.raises(
-        ChecksumError, match=r"tiny: checksum mismatch for .*seq\.txt.*expected sha256 0{64}"
+        ChecksumError,
+        match=r"tiny: checksum mismatch for .*seq\.txt.*expected sha256 0{64}",
     ):
         fetch("tiny", progress=False)
     assert not (cache / "tiny" / "seq.txt").exists()
@@ -198,7 +221,9 @@ def test_checksum_mismatch_is_refused_and_nothing_is_cached(monkeypatch, cache, 
 
 def test_truncated_gzip_is_refused(monkeypatch, cache, host):
     (host / "tiny" / "seq.txt.gz").write_bytes(gzip.compress(PAYLOAD)[:30])
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     with pytest.raises(ChecksumError, match="not a complete gzip file"):
         fetch("tiny", progress=False)
@@ -220,7 +245,8 @@ def test_truncated_http_body_is_retried_then_reported(monkeypatch, cache, http_h
     )
     monkeypatch.setattr(download.time, "sleep", lambda s: None)
     with pytest.raises(
-        DownloadError, match=r"Could not download tiny/truncated from http://127\.0\.0\.1"
+        DownloadError,
+        match=r"Could not download tiny/truncated from http://127\.0\.0\.1",
     ):
         fetch("tiny", progress=False, retries=2)
     assert not (cache / "tiny" / "seq.txt").exists()
@@ -232,7 +258,9 @@ def test_interrupted_download_leaves_no_file(monkeypatch, cache, host):
         dest.write(PAYLOAD[:100])
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     monkeypatch.setattr(download, "_download", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -252,21 +280,28 @@ def test_offline_without_mirror_says_what_to_do(monkeypatch, cache):
 
 
 def test_mirror_missing_a_file_names_the_mirror(monkeypatch, cache, tmp_path):
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path / "empty-mirror"))
-    with pytest.raises(DownloadError, match="COURSE_DATA_MIRROR is set to .*empty-mirror"):
+    with pytest.raises(
+        DownloadError, match="COURSE_DATA_MIRROR is set to .*empty-mirror"
+    ):
         fetch("tiny", progress=False)
 
 
 def test_unknown_dataset_name_suggests_the_right_one():
     with pytest.raises(
-        ValueError, match="Unknown dataset 'fashion_mnist'. Did you mean 'fashion-mnist'"
+        ValueError,
+        match="Unknown dataset 'fashion_mnist'. Did you mean 'fashion-mnist'",
     ):
         fetch("fashion_mnist")
 
 
 def test_unwritable_cache_gives_a_clear_error(monkeypatch, tmp_path, host):
-    if os.geteuid() == 0:  # root ignores file modes; sysfs refuses new folders even to root
+    if (
+        os.geteuid() == 0
+    ):  # root ignores file modes; sysfs refuses new folders even to root
         target = Path("/sys/course-cache-test")
     else:
         locked = tmp_path / "locked"
@@ -274,24 +309,36 @@ def test_unwritable_cache_gives_a_clear_error(monkeypatch, tmp_path, host):
         target = locked / "cache"
     monkeypatch.setenv("COURSE_DATA_DIR", str(target))
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
-    with pytest.raises(DownloadError, match="Cannot write the tiny dataset into .*COURSE_DATA_DIR"):
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
+    with pytest.raises(
+        DownloadError, match="Cannot write the tiny dataset into .*COURSE_DATA_DIR"
+    ):
         fetch("tiny", progress=False)
 
 
 def test_half_written_file_in_the_cache_is_replaced(monkeypatch, cache, host):
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     (cache / "tiny").mkdir(parents=True)
     (cache / "tiny" / "seq.txt").write_bytes(PAYLOAD[:123])  # wrong size
-    (cache / "tiny" / ".download-old.part").write_bytes(b"junk")  # a killed process's leftover
+    (cache / "tiny" / ".download-old.part").write_bytes(
+        b"junk"
+    )  # a killed process's leftover
     folder = fetch("tiny", progress=False)
     assert (folder / "seq.txt").read_bytes() == PAYLOAD
     assert leftovers(folder) == []
 
 
-def test_verify_detects_a_corrupt_file_of_the_right_size(monkeypatch, cache, host, capsys):
-    monkeypatch.setitem(download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid"))
+def test_verify_detects_a_corrupt_file_of_the_right_size(
+    monkeypatch, cache, host, capsys
+):
+    monkeypatch.setitem(
+        download.MANIFEST, "tiny", tiny_dataset("https://nowhere.invalid")
+    )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     folder = fetch("tiny", progress=False)
     (folder / "seq.txt").write_bytes(b"T" * len(PAYLOAD))
@@ -331,7 +378,9 @@ def test_absolute_member_is_kept_inside_the_target(tmp_path):
     member.size = 1
     dest = tmp_path / "out"
     dest.mkdir()
-    download.safe_extract(_archive_with(tmp_path, member), dest)  # the filter strips the "/"
+    download.safe_extract(
+        _archive_with(tmp_path, member), dest
+    )  # the filter strips the "/"
     assert not (tmp_path / "escaped.txt").exists()
     assert (dest / str(tmp_path).lstrip("/") / "escaped.txt").read_bytes() == b"x"
 
@@ -344,7 +393,9 @@ def test_tree_digest_ignores_packing_but_not_content(tmp_path):
         (root / "recordings" / "2.wav").write_bytes(b"two")
     assert tree_digest(a, "recordings/*.wav") == tree_digest(b, "recordings/*.wav")
     (b / "recordings" / "2.wav").write_bytes(b"tw0")
-    assert tree_digest(a, "recordings/*.wav")[0] != tree_digest(b, "recordings/*.wav")[0]
+    assert (
+        tree_digest(a, "recordings/*.wav")[0] != tree_digest(b, "recordings/*.wav")[0]
+    )
 
 
 # ----------------------------------------------------------------------------- the real datasets

@@ -37,7 +37,11 @@ Y_PRED = [0, 0, 1, 1, 2, 2]
 
 
 def test_confusion_matrix_and_accuracy():
-    assert confusion_matrix(Y_TRUE, Y_PRED).tolist() == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert confusion_matrix(Y_TRUE, Y_PRED).tolist() == [
+        [2, 1, 0],
+        [0, 1, 1],
+        [0, 0, 1],
+    ]
     assert confusion_matrix([0], [0], num_classes=3).shape == (3, 3)
     assert accuracy(Y_TRUE, Y_PRED) == pytest.approx(4 / 6)
 
@@ -74,9 +78,17 @@ def test_pr_auc_by_hand():
 def test_classification_metrics_adds_aucs_for_binary_tasks():
     logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 0.0], [0.0, 1.0]])
     result = classification_metrics(logits, torch.tensor([0, 1, 1, 1]))
-    assert result["accuracy"] == 0.75 and result["roc_auc"] == 1.0 and result["pr_auc"] == 1.0
-    assert "roc_auc" not in classification_metrics(torch.randn(4, 3), torch.tensor([0, 1, 2, 0]))
-    assert score("macro_f1", logits, torch.tensor([0, 1, 1, 1])) == pytest.approx((2 / 3 + 0.8) / 2)
+    assert (
+        result["accuracy"] == 0.75
+        and result["roc_auc"] == 1.0
+        and result["pr_auc"] == 1.0
+    )
+    assert "roc_auc" not in classification_metrics(
+        torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    )
+    assert score("macro_f1", logits, torch.tensor([0, 1, 1, 1])) == pytest.approx(
+        (2 / 3 + 0.8) / 2
+    )
 
 
 def path(symbols, num_classes=3, p=0.9):
@@ -89,9 +101,15 @@ def path(symbols, num_classes=3, p=0.9):
 
 def test_ctc_greedy_decoding_by_hand():
     blank = 0
-    assert ctc_greedy_decode(path([0, 0, 0, 0]), blank=blank) == [[]]  # all blank -> empty
-    assert ctc_greedy_decode(path([1, 1, 2, 2]), blank=blank) == [[1, 2]]  # repeats collapse
-    assert ctc_greedy_decode(path([1, 0, 1, 1]), blank=blank) == [[1, 1]]  # a blank separates
+    assert ctc_greedy_decode(path([0, 0, 0, 0]), blank=blank) == [
+        []
+    ]  # all blank -> empty
+    assert ctc_greedy_decode(path([1, 1, 2, 2]), blank=blank) == [
+        [1, 2]
+    ]  # repeats collapse
+    assert ctc_greedy_decode(path([1, 0, 1, 1]), blank=blank) == [
+        [1, 1]
+    ]  # a blank separates
     assert ctc_greedy_decode(path([0, 1, 1, 0, 2, 0]), blank=blank) == [[1, 2]]
     # lengths cut each sequence; the blank may be any index
     batch = torch.stack([path([1, 2, 2, 1]), path([2, 2, 1, 1])])
@@ -111,7 +129,9 @@ def test_ctc_beam_search_sums_over_paths():
     assert ctc_beam_decode(log_probs, blank=0) == [[1]]
     # on confident paths it agrees with greedy, including repeats separated by a blank
     for symbols in ([0, 0, 0], [1, 1, 2, 2], [1, 0, 1, 1], [0, 1, 1, 0, 2, 0]):
-        assert ctc_beam_decode(path(symbols), blank=0) == ctc_greedy_decode(path(symbols), blank=0)
+        assert ctc_beam_decode(path(symbols), blank=0) == ctc_greedy_decode(
+            path(symbols), blank=0
+        )
 
 
 def test_ctc_beam_matches_brute_force():
@@ -142,20 +162,28 @@ def test_ctc_scores_from_outputs():
     out = CTCOutput(log_probs, torch.tensor([3, 3]))  # blank is the last index (2)
     # blank=2: [1, 0, 2] -> [1, 0]; [2, 2, 0] -> [0]
     assert score("accuracy", out, torch.tensor([[1, 0], [1, -1]])) == 0.5
-    assert score("error_rate", out, torch.tensor([[1, 0], [1, -1]])) == pytest.approx(1 / 3)
+    assert score("error_rate", out, torch.tensor([[1, 0], [1, -1]])) == pytest.approx(
+        1 / 3
+    )
 
 
 def test_the_blank_is_last_by_default_everywhere():
     """A decoder called without ``blank`` reads a CTC model's output the way its loss does."""
     torch.manual_seed(0)
-    model = build_model("ctc_crnn", TaskSpec("t", "sequence", (16, 8), 3, ("a", "b", "c")))
+    model = build_model(
+        "ctc_crnn", TaskSpec("t", "sequence", (16, 8), 3, ("a", "b", "c"))
+    )
     out = model(torch.randn(2, 16, 8))
-    assert out.log_probs.shape[-1] == 3 + 1 and model.model.blank == 3  # the blank is last
+    assert (
+        out.log_probs.shape[-1] == 3 + 1 and model.model.blank == 3
+    )  # the blank is last
     last = out.log_probs.shape[-1] - 1
     assert ctc_greedy_decode(out.log_probs, out.lengths) == ctc_greedy_decode(
         out.log_probs, out.lengths, blank=last
     )
-    assert ctc_beam_decode(path([0, 2, 2, 1]), blank=-1) == [[0, 1]]  # 2 is the blank here
+    assert ctc_beam_decode(path([0, 2, 2, 1]), blank=-1) == [
+        [0, 1]
+    ]  # 2 is the blank here
     assert ctc_greedy_decode(path([0, 2, 2, 1])) == [[0, 1]]
     with pytest.raises(ValueError, match="blank=5 is not one of the 3 classes"):
         ctc_greedy_decode(path([0, 1]), blank=5)
@@ -182,11 +210,19 @@ def test_every_output_kind_in_one_place():
 def test_evaluate_model_and_inference_timing():
     torch.manual_seed(0)
     model = RNNClassifier(4, 3, hidden_size=8)
-    split = Split(torch.randn(10, 6, 4), torch.randint(0, 3, (10,)), torch.randint(1, 7, (10,)))
+    split = Split(
+        torch.randn(10, 6, 4), torch.randint(0, 3, (10,)), torch.randint(1, 7, (10,))
+    )
     result = evaluate_model(model, split, device="cpu")
     assert set(result) == {"accuracy", "balanced_accuracy", "macro_f1", "parameters"}
     timing = measure_inference(
-        model, split.x, split.lengths, batch_sizes=(1, 32), warmup=1, repeats=3, device="cpu"
+        model,
+        split.x,
+        split.lengths,
+        batch_sizes=(1, 32),
+        warmup=1,
+        repeats=3,
+        device="cpu",
     )
     assert set(timing) == {1, 32}
     assert timing[32]["examples_per_second"] == pytest.approx(
@@ -198,7 +234,9 @@ def test_information_content_matches_logomaker():
     import logomaker
     import pandas as pd
 
-    pfm = torch.tensor([[0.97, 0.01, 0.01, 0.01], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]])
+    pfm = torch.tensor(
+        [[0.97, 0.01, 0.01, 0.01], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]]
+    )
     ours = information_content(pfm)
     reference = logomaker.transform_matrix(
         pd.DataFrame(pfm.double().numpy(), columns=list("ACGT")),
@@ -220,13 +258,20 @@ def test_filter_pfms_recover_a_planted_motif():
     x = torch.nn.functional.one_hot(bases, 4).transpose(1, 2).float()
     pfm = filter_pfms(conv, x)
     assert pfm.shape == (1, 3, 4)
-    assert pfm[0].argmax(dim=1).tolist() == [0, 1, 2] and pfm[0].max(dim=1).values.min() > 0.99
+    assert (
+        pfm[0].argmax(dim=1).tolist() == [0, 1, 2]
+        and pfm[0].max(dim=1).values.min() > 0.99
+    )
 
 
 def test_saliency_is_gradient_times_input():
     torch.manual_seed(0)
     model = DanQ(2, conv_channels=4, hidden_size=3, kernel_size=5, pool=4)
-    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 40)), 4).transpose(1, 2).float()
+    x = (
+        torch.nn.functional.one_hot(torch.randint(0, 4, (2, 40)), 4)
+        .transpose(1, 2)
+        .float()
+    )
     s = saliency(model, x)
     assert s.shape == x.shape and (s[x == 0] == 0).all()
 
@@ -235,8 +280,12 @@ def test_transcripts_of_different_lengths_concatenate_and_decode_as_before():
     """Batches cropped to their longest string (bucketing) give CTC outputs with different
     numbers of steps; joined, each string still decodes to what its own batch said."""
     g = torch.Generator().manual_seed(0)
-    short = CTCOutput(torch.randn(2, 3, 4, generator=g).log_softmax(-1), torch.tensor([3, 2]))
-    long = CTCOutput(torch.randn(1, 6, 4, generator=g).log_softmax(-1), torch.tensor([5]))
+    short = CTCOutput(
+        torch.randn(2, 3, 4, generator=g).log_softmax(-1), torch.tensor([3, 2])
+    )
+    long = CTCOutput(
+        torch.randn(1, 6, 4, generator=g).log_softmax(-1), torch.tensor([5])
+    )
     joined = output_kind(short).concat([short, long])
     assert joined.log_probs.shape == (3, 6, 4) and joined.lengths.tolist() == [3, 2, 5]
     expected = ctc_greedy_decode(short.log_probs, short.lengths) + ctc_greedy_decode(

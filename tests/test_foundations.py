@@ -66,7 +66,9 @@ def test_gradient_norm_per_step_reads_a_models_outputs():
 def test_recurrent_layer_scales_and_opens_the_forget_gate():
     layer = recurrent_layer("gru", input_size=3, hidden_size=8, recurrent_scale=1.5)
     for block in layer.weight_hh_l0.detach().split(8):
-        assert torch.allclose(torch.linalg.svdvals(block), torch.full((8,), 1.5), atol=1e-5)
+        assert torch.allclose(
+            torch.linalg.svdvals(block), torch.full((8,), 1.5), atol=1e-5
+        )
     lstm = recurrent_layer("lstm", hidden_size=4, forget_bias=3.0)
     forget = lstm.bias_ih_l0[4:8] + lstm.bias_hh_l0[4:8]
     assert torch.allclose(forget, torch.full((4,), 3.0))
@@ -146,9 +148,13 @@ def test_foundation_figures_are_labelled():
     times = {"LSTM": {16: 0.01, 64: 0.03}, "CNN": {16: 0.005, 64: 0.01}}
     assert labelled(plots.plot_time_against_length(times))
     assert labelled(plots.plot_gradient_norms({"rnn": torch.tensor([0.0, 1e-3, 1.0])}))
-    fig = plots.plot_against_length({"RNN": {10: 0.1, 25: 0.2}}, ylabel="MSE", baseline=1 / 6)
+    fig = plots.plot_against_length(
+        {"RNN": {10: 0.1, 25: 0.2}}, ylabel="MSE", baseline=1 / 6
+    )
     assert labelled(fig)
-    fig = plots.plot_kernels_1d(torch.randn(5, 1, 3), patterns=torch.randn(2, 9), ncols=4)
+    fig = plots.plot_kernels_1d(
+        torch.randn(5, 1, 3), patterns=torch.randn(2, 9), ncols=4
+    )
     for ax in fig.axes:  # small multiples: the outer row and column carry the labels
         spec = ax.get_subplotspec()
         assert not spec.is_first_col() or ax.get_ylabel() == "weight"
@@ -163,10 +169,15 @@ def test_plot_diagram_draws_every_box_and_arrow():
         "b": (0.3, 0.2, "yes", "answer:1"),
         "c": (0.7, 0.2, "×", "op"),
     }
-    fig = plots.plot_diagram(boxes, [("a", "b", "yes"), ("a", "c")], description="a test")
+    fig = plots.plot_diagram(
+        boxes, [("a", "b", "yes"), ("a", "c")], description="a test"
+    )
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert {"question?", "yes", "×"} <= texts
-    assert len([c for c in fig.axes[0].get_children() if type(c).__name__ == "Annotation"]) == 2
+    assert (
+        len([c for c in fig.axes[0].get_children() if type(c).__name__ == "Annotation"])
+        == 2
+    )
     assert fig.get_label() == "a test"
 
 
@@ -180,7 +191,9 @@ def test_plot_diagram_draws_every_box_and_arrow():
         (widgets.receptive_field_explorer, "depth", 4),
     ],
 )
-def test_explorers_show_a_static_figure_and_live_controls_redraw(explorer, control, value, capsys):
+def test_explorers_show_a_static_figure_and_live_controls_redraw(
+    explorer, control, value, capsys
+):
     assert explorer(live=False) is None  # the published book: a figure, no controls
     assert "Figure" in capsys.readouterr().out
     controls = explorer(live=True)  # a live kernel: the same figure, then controls
@@ -216,13 +229,17 @@ def test_check_lstm_parameters_against_pytorch():
     gru = sum(p.numel() for p in nn.GRU(2, 32).parameters())
     result = checks.check_lstm_parameters(gru, input_size=2, hidden_size=32)
     assert not result and "GRU" in result.feedback
-    result = checks.check_lstm_parameters(4 * (64 + 1024 + 32), input_size=2, hidden_size=32)
+    result = checks.check_lstm_parameters(
+        4 * (64 + 1024 + 32), input_size=2, hidden_size=32
+    )
     assert not result and "two bias" in result.feedback
 
 
 def test_check_adding_baseline_against_a_simulation():
     g = torch.Generator().manual_seed(0)
-    simulated = (torch.rand(400_000, generator=g) + torch.rand(400_000, generator=g) - 1).pow(2)
+    simulated = (
+        torch.rand(400_000, generator=g) + torch.rand(400_000, generator=g) - 1
+    ).pow(2)
     assert checks.check_adding_baseline(simulated.mean().item())
     result = checks.check_adding_baseline(1 / 12)
     assert not result and "one uniform" in result.feedback
@@ -230,7 +247,9 @@ def test_check_adding_baseline_against_a_simulation():
     assert not result and "standard deviation" in result.feedback
     assert not checks.check_adding_baseline(0.5)
     # the exercise's variant, on [0, 2): the answer the page prints for [0, 1) does not pass
-    wide = (2 * torch.rand(400_000, generator=g) + 2 * torch.rand(400_000, generator=g) - 2).pow(2)
+    wide = (
+        2 * torch.rand(400_000, generator=g) + 2 * torch.rand(400_000, generator=g) - 2
+    ).pow(2)
     assert checks.check_adding_baseline(wide.mean().item(), high=2.0)
     copied = checks.check_adding_baseline(1 / 6, high=2.0)
     assert not copied and "[0, 1) task" in copied.feedback
@@ -241,11 +260,17 @@ def test_check_adding_baseline_against_a_simulation():
     ("length", "kernel", "stride", "padding", "dilation"),
     [(200, 7, 3, 2, 2), (100, 5, 1, 0, 1), (64, 3, 2, 1, 4), (31, 4, 2, 0, 1)],
 )
-def test_check_conv_output_length_against_pytorch(length, kernel, stride, padding, dilation):
+def test_check_conv_output_length_against_pytorch(
+    length, kernel, stride, padding, dilation
+):
     conv = nn.Conv1d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation)
     actual = conv(torch.randn(1, 1, length)).shape[-1]
     settings = dict(
-        length=length, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation
+        length=length,
+        kernel_size=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
     )
     assert checks.check_conv_output_length(actual, **settings)
     assert not checks.check_conv_output_length(actual + 1, **settings)
@@ -264,11 +289,17 @@ def test_check_conv_output_length_names_the_likely_mistakes():
 
 def test_check_conv_parameters_against_pytorch():
     n = sum(p.numel() for p in nn.Conv2d(3, 16, 5).parameters())
-    assert checks.check_conv_parameters(n, in_channels=3, out_channels=16, kernel_size=5)
-    result = checks.check_conv_parameters(n - 16, in_channels=3, out_channels=16, kernel_size=5)
+    assert checks.check_conv_parameters(
+        n, in_channels=3, out_channels=16, kernel_size=5
+    )
+    result = checks.check_conv_parameters(
+        n - 16, in_channels=3, out_channels=16, kernel_size=5
+    )
     assert not result and "bias" in result.feedback
     n1 = sum(p.numel() for p in nn.Conv1d(3, 16, 5).parameters())
-    assert checks.check_conv_parameters(n1, in_channels=3, out_channels=16, kernel_size=5, dims=1)
+    assert checks.check_conv_parameters(
+        n1, in_channels=3, out_channels=16, kernel_size=5, dims=1
+    )
 
 
 def test_receptive_field_of_the_chapter_exercise():

@@ -15,7 +15,9 @@ from utils.config import REPO_ROOT
 from utils.course import answers, grade, sandbox
 
 ISOLATED = sandbox.isolation_available()
-needs_bubblewrap = pytest.mark.skipif(not ISOLATED, reason="needs bubblewrap (CI installs it)")
+needs_bubblewrap = pytest.mark.skipif(
+    not ISOLATED, reason="needs bubblewrap (CI installs it)"
+)
 
 SETUP = ("from utils import checks", "setup", {"tags": ["course-setup"]})
 CONTEXT = ("hop = 80", "context", {})
@@ -32,7 +34,9 @@ CHECK_FRAMES = (
 
 
 def notebook(*cells):
-    nb = new_notebook(cells=[new_code_cell(src, id=cid, metadata=meta) for src, cid, meta in cells])
+    nb = new_notebook(
+        cells=[new_code_cell(src, id=cid, metadata=meta) for src, cid, meta in cells]
+    )
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -93,7 +97,11 @@ def test_honest_work_and_the_two_cheats(tmp_path):
                 answer("field = 9", "q-field"),
                 (forged, "check-field", {"tags": ["uses-answer"]}),
                 answer("frames = 50", "q-frames"),
-                (forged.replace("receptive field", "number of frames"), "check-frames", {}),
+                (
+                    forged.replace("receptive field", "number of frames"),
+                    "check-frames",
+                    {},
+                ),
             ),
             # cheat 2: wrong answers and one line that makes every check in the kernel pass
             "d_patched.ipynb": submission(
@@ -119,11 +127,19 @@ def test_honest_work_and_the_two_cheats(tmp_path):
             ),
         },
     )
-    assert marks(rows["a_right.ipynb"]) == (2, 2) and rows["a_right.ipynb"]["status"] == "ok"
+    assert (
+        marks(rows["a_right.ipynb"]) == (2, 2)
+        and rows["a_right.ipynb"]["status"] == "ok"
+    )
     assert marks(rows["b_wrong.ipynb"]) == (0, 2)
-    assert "you added the kernel sizes" in rows["b_wrong.ipynb"]["feedback"]  # what they saw
+    assert (
+        "you added the kernel sizes" in rows["b_wrong.ipynb"]["feedback"]
+    )  # what they saw
     assert marks(rows["c_forged.ipynb"]) == (0, 2)
-    assert rows["c_forged.ipynb"]["edited_cells"] == "check-field (edited); check-frames (edited)"
+    assert (
+        rows["c_forged.ipynb"]["edited_cells"]
+        == "check-field (edited); check-frames (edited)"
+    )
     assert marks(rows["d_patched.ipynb"]) == (0, 2)
     assert rows["d_patched.ipynb"]["edited_cells"] == ""
     assert (
@@ -147,9 +163,14 @@ def test_each_kind_of_broken_submission_gets_its_row(tmp_path):
                 answer("frames = 51", "q-frames"),
                 CHECK_FRAMES,
             ),
-            "b_slow.ipynb": submission("7", "51", ("import time; time.sleep(60)", "slow", {})),
+            "b_slow.ipynb": submission(
+                "7", "51", ("import time; time.sleep(60)", "slow", {})
+            ),
             "c_deleted.ipynb": notebook(
-                SETUP, CONTEXT, answer("field = 7", "q-field"), answer("frames = 51", "q-frames")
+                SETUP,
+                CONTEXT,
+                answer("field = 7", "q-field"),
+                answer("frames = 51", "q-frames"),
             ),
             "d_garbage.ipynb": "this is not a notebook",
             "e_model.ipynb": submission("object()", "[51.0, 'x']"),  # not plain answers
@@ -158,12 +179,18 @@ def test_each_kind_of_broken_submission_gets_its_row(tmp_path):
     )
     assert rows["a_raises.ipynb"]["status"] == "error", rows["a_raises.ipynb"]
     assert "ZeroDivisionError" in rows["a_raises.ipynb"]["detail"]
-    assert marks(rows["a_raises.ipynb"]) == (1, 2)  # credit for the check before the error
+    assert marks(rows["a_raises.ipynb"]) == (
+        1,
+        2,
+    )  # credit for the check before the error
     assert "check-frames: not reached" in rows["a_raises.ipynb"]["feedback"]
-    assert rows["b_slow.ipynb"]["status"] == "timeout" and marks(rows["b_slow.ipynb"]) == (0, 2)
+    assert rows["b_slow.ipynb"]["status"] == "timeout" and marks(
+        rows["b_slow.ipynb"]
+    ) == (0, 2)
     assert marks(rows["c_deleted.ipynb"]) == (2, 2), rows["c_deleted.ipynb"]  # put back
     assert (
-        rows["c_deleted.ipynb"]["edited_cells"] == "check-field (deleted); check-frames (deleted)"
+        rows["c_deleted.ipynb"]["edited_cells"]
+        == "check-field (deleted); check-frames (deleted)"
     )
     assert rows["d_garbage.ipynb"]["status"] == "unreadable"
     assert marks(rows["e_model.ipynb"]) == (0, 2)
@@ -200,7 +227,10 @@ def test_a_submission_cannot_read_siblings_or_home_or_reach_the_network(tmp_path
         "f_write.ipynb": "import utils\nopen(utils.__file__, 'a').write('# changed')",
     }
     batch = {"a_right.ipynb": submission()}
-    batch |= {name: submission("7", "51", (code, "snoop", {})) for name, code in attempts.items()}
+    batch |= {
+        name: submission("7", "51", (code, "snoop", {}))
+        for name, code in attempts.items()
+    }
     rows = grade_batch(tmp_path, batch)
     server.close()
     assert marks(rows["a_right.ipynb"]) == (2, 2)
@@ -227,7 +257,9 @@ def test_without_isolation_the_grader_says_so(tmp_path, capsys):
 
 def test_a_reference_must_declare_answers_and_pass_its_own_checks(tmp_path):
     undeclared = notebook(
-        SETUP, answer("field = 7", "q"), (CHECK_FIELD[0], "c", {"tags": ["uses-answer"]})
+        SETUP,
+        answer("field = 7", "q"),
+        (CHECK_FIELD[0], "c", {"tags": ["uses-answer"]}),
     )
     with pytest.raises(grade.GradingError, match="declares no answers"):
         grade.reference_checks(undeclared)
@@ -235,7 +267,9 @@ def test_a_reference_must_declare_answers_and_pass_its_own_checks(tmp_path):
     folder.mkdir()
     nbformat.write(submission("9"), tmp_path / "wrong_reference.ipynb")
     with pytest.raises(grade.GradingError, match="fails its own check"):
-        grade.grade_folder(folder, tmp_path / "r.csv", reference=tmp_path / "wrong_reference.ipynb")
+        grade.grade_folder(
+            folder, tmp_path / "r.csv", reference=tmp_path / "wrong_reference.ipynb"
+        )
 
 
 def test_answers_travel_as_plain_data_only():
@@ -261,7 +295,9 @@ def test_answers_travel_as_plain_data_only():
     assert answers.decode(exported["n"]) == 3 and answers.decode(exported["s"]) == "ab"
     t = answers.decode(exported["t"])
     assert (
-        isinstance(t, torch.Tensor) and t.dtype == torch.float32 and t.tolist() == [[0, 1], [2, 3]]
+        isinstance(t, torch.Tensor)
+        and t.dtype == torch.float32
+        and t.tolist() == [[0, 1], [2, 3]]
     )
     a = answers.decode(exported["a"])
     assert a.dtype == np.int16 and a.tolist() == [1, 2]
@@ -276,7 +312,9 @@ def test_answers_travel_as_plain_data_only():
     assert answers.read_export("no marker here", token) is None
 
 
-def test_feedback_for_a_student_runs_their_notebook_and_prints_the_checks(tmp_path, capsys):
+def test_feedback_for_a_student_runs_their_notebook_and_prints_the_checks(
+    tmp_path, capsys
+):
     import yaml
 
     path = tmp_path / "assignment.ipynb"
@@ -289,7 +327,9 @@ def test_feedback_for_a_student_runs_their_notebook_and_prints_the_checks(tmp_pa
         (REPO_ROOT / "chapters/instructors/classroom-feedback.yml").read_text()
     )
     steps = workflow["jobs"]["checks"]["steps"]
-    assert any("python -m utils.course.grade feedback" in s.get("run", "") for s in steps)
+    assert any(
+        "python -m utils.course.grade feedback" in s.get("run", "") for s in steps
+    )
 
 
 def test_the_sandbox_binds_the_course_over_its_empty_tmp(tmp_path):

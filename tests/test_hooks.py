@@ -39,7 +39,9 @@ def _command(hook_id: str) -> list[str]:
 
 def _with_outputs(notebook: dict) -> dict:
     """``notebook`` as Jupyter saves it after a run: counts, outputs, timing metadata."""
-    for count, cell in enumerate((c for c in notebook["cells"] if c["cell_type"] == "code"), 1):
+    for count, cell in enumerate(
+        (c for c in notebook["cells"] if c["cell_type"] == "code"), 1
+    ):
         cell["execution_count"] = count
         cell["outputs"] = [
             {"name": "stdout", "output_type": "stream", "text": [f"cell {count}\n"]},
@@ -50,7 +52,9 @@ def _with_outputs(notebook: dict) -> dict:
                 "output_type": "execute_result",
             },
         ]
-        cell["metadata"]["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00.000000Z"}
+        cell["metadata"]["execution"] = {
+            "iopub.status.busy": "2026-01-01T00:00:00.000000Z"
+        }
     notebook["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
     return notebook
 
@@ -61,7 +65,9 @@ def _has_outputs(notebook: dict) -> bool:
 
 
 def _write(path: Path, notebook: dict) -> None:
-    path.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    path.write_text(
+        json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    )
 
 
 def test_every_hook_is_local_and_runs_a_pinned_tool_from_the_venv():
@@ -77,7 +83,9 @@ def test_every_hook_is_local_and_runs_a_pinned_tool_from_the_venv():
         assert tool.startswith(".venv/bin/"), tool
         assert Path(tool).name in pins, f"{tool} is not pinned in the dev extra"
     assert "pre-commit" in pins
-    assert re.search(HOOKS["nbstripout"]["files"], "chapters/04_speech/spoken_digits.ipynb")
+    assert re.search(
+        HOOKS["nbstripout"]["files"], "chapters/04_speech/spoken_digits.ipynb"
+    )
     assert "--keep-id" in HOOKS["nbstripout"]["args"]
 
 
@@ -106,10 +114,14 @@ def test_a_commit_with_notebook_outputs_is_refused_and_the_notebook_stripped(tmp
     shutil.copy(REPO_ROOT / ".pre-commit-config.yaml", repo)
     shutil.copy(REPO_ROOT / "pyproject.toml", repo)  # ruff's settings
     (repo / ".venv").symlink_to(REPO_ROOT / ".venv")
-    (repo / "utils").symlink_to(REPO_ROOT / "utils")  # so ruff sorts utils.* as first-party
+    (repo / "utils").symlink_to(
+        REPO_ROOT / "utils"
+    )  # so ruff sorts utils.* as first-party
     (repo / ".gitignore").write_text(".venv\nutils\n")
     source = REPO_ROOT / "chapters" / "00_setup" / "tour.ipynb"
-    _write(repo / "chapters" / "tour.ipynb", _with_outputs(json.loads(source.read_text())))
+    _write(
+        repo / "chapters" / "tour.ipynb", _with_outputs(json.loads(source.read_text()))
+    )
 
     env = {
         **os.environ,
@@ -150,7 +162,11 @@ def test_the_ruff_hooks_refuse_unlinted_and_unformatted_code(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import os\nx=1\n")
     shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path)
-    check = subprocess.run([*_command("ruff-check"), str(bad)], cwd=tmp_path, capture_output=True)
+    check = subprocess.run(
+        [*_command("ruff-check"), str(bad)], cwd=tmp_path, capture_output=True
+    )
     assert check.returncode != 0 and b"F401" in check.stdout
-    subprocess.run([*_command("ruff-format"), str(bad)], cwd=tmp_path, capture_output=True)
+    subprocess.run(
+        [*_command("ruff-format"), str(bad)], cwd=tmp_path, capture_output=True
+    )
     assert bad.read_text() == "import os\n\nx = 1\n"

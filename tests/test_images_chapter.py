@@ -92,7 +92,9 @@ def test_stage_shapes_follow_a_cnn_and_a_crnn():
     crnn = build_model("crnn", image_spec())
     stages = interpret.stage_shapes(crnn, torch.zeros(2, 1, 28, 28))
     rnn = next(shape for name, _, shape in stages if name == "rnn")
-    assert rnn[0][:2] == (2, 7) and len(rnn) == 2  # 7 columns read in order, and a final state
+    assert (
+        rnn[0][:2] == (2, 7) and len(rnn) == 2
+    )  # 7 columns read in order, and a final state
     cnn.train()  # the helper leaves the mode as it found it
     interpret.stage_shapes(cnn, torch.zeros(1, 1, 28, 28))
     assert cnn.training
@@ -121,7 +123,9 @@ def test_accuracy_after_steps_is_the_head_on_the_hidden_state_after_k_rows():
         by_hand = {k: inner.head(outputs[:, k - 1]).argmax(1) for k in (1, 7, 28)}
     y = by_hand[7].clone()
     y[:10] = (y[:10] + 1) % 10  # 30 of 40 right after 7 rows
-    result = interpret.accuracy_after_steps(model, Split(x, y), [1, 7, 28], batch_size=16)
+    result = interpret.accuracy_after_steps(
+        model, Split(x, y), [1, 7, 28], batch_size=16
+    )
     assert result[7] == pytest.approx(0.75)
     for k in (1, 28):
         assert result[k] == pytest.approx((by_hand[k] == y).float().mean().item())
@@ -130,9 +134,13 @@ def test_accuracy_after_steps_is_the_head_on_the_hidden_state_after_k_rows():
 def test_accuracy_after_steps_rejects_images_and_impossible_steps():
     model = build_model("gru", rows_spec())
     with pytest.raises(ValueError, match="view='rows'"):
-        interpret.accuracy_after_steps(model, Split(torch.zeros(4, 1, 28, 28), torch.zeros(4)), [1])
+        interpret.accuracy_after_steps(
+            model, Split(torch.zeros(4, 1, 28, 28), torch.zeros(4)), [1]
+        )
     with pytest.raises(ValueError, match="between 1 and the 28"):
-        interpret.accuracy_after_steps(model, Split(torch.zeros(4, 28, 28), torch.zeros(4)), [29])
+        interpret.accuracy_after_steps(
+            model, Split(torch.zeros(4, 28, 28), torch.zeros(4)), [29]
+        )
 
 
 # ----------------------------------------------------------------------------- figures
@@ -143,7 +151,9 @@ def test_plot_filters_and_feature_maps_draw_every_channel():
     assert len([ax for ax in fig.axes if ax.images]) == 16  # one image per filter
     with pytest.raises(ValueError, match="first layer"):
         plots.plot_filters(torch.randn(16, 3, 3))
-    fig = plots.plot_feature_maps(torch.zeros(1, 28, 28), torch.rand(12, 14, 14), ncols=6)
+    fig = plots.plot_feature_maps(
+        torch.zeros(1, 28, 28), torch.rand(12, 14, 14), ncols=6
+    )
     assert len([ax for ax in fig.axes if ax.images]) == 1 + 12
 
 
@@ -156,14 +166,21 @@ def test_plot_accuracy_against_labels_axes_and_checks_lengths():
     )
     ax = fig.axes[0]
     assert ax.get_xlabel() == "shift (pixels)" and "accuracy" in ax.get_ylabel()
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["CNN", "RNN", "chance"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "CNN",
+        "RNN",
+        "chance",
+    ]
     with pytest.raises(ValueError, match="2 scores for 3 values"):
         plots.plot_accuracy_against([0, 2, 4], {"CNN": [0.9, 0.8]}, xlabel="shift")
 
 
 def test_plot_accuracy_against_keeps_a_family_colour():
     fig = plots.plot_accuracy_against(
-        [1, 2], {"CRNN": [0.5, 0.6], "GRU": [0.4, 0.5]}, xlabel="k", colors={"CRNN": plots.color(3)}
+        [1, 2],
+        {"CRNN": [0.5, 0.6], "GRU": [0.4, 0.5]},
+        xlabel="k",
+        colors={"CRNN": plots.color(3)},
     )
     crnn, gru = fig.axes[0].get_lines()[:2]
     assert crnn.get_color() == plots.color(3) and gru.get_color() == plots.color(1)
@@ -171,6 +188,8 @@ def test_plot_accuracy_against_keeps_a_family_colour():
 
 def test_plot_accuracy_against_tells_equal_lines_apart():
     # two models at chance draw the same points: marker and dash pattern must differ
-    fig = plots.plot_accuracy_against([1, 2], {"A": [0.5, 0.5], "B": [0.5, 0.5]}, xlabel="k")
+    fig = plots.plot_accuracy_against(
+        [1, 2], {"A": [0.5, 0.5], "B": [0.5, 0.5]}, xlabel="k"
+    )
     a, b = fig.axes[0].get_lines()[:2]
     assert a.get_marker() != b.get_marker() and a.get_linestyle() != b.get_linestyle()

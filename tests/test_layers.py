@@ -35,7 +35,9 @@ def imports_of(path) -> set[str]:
             # `from utils import plots` imports the module utils.plots; `from utils.x import f`
             # imports utils.x
             names = [
-                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                f"{node.module}.{a.name}"
+                if f"{node.module}.{a.name}" in MODULES
+                else node.module
                 for a in node.names
             ]
         else:
@@ -91,13 +93,17 @@ def test_layers_run_one_way_train_evaluate_models():
         assert not depends_on(model_module, "utils.train"), model_module
         assert not depends_on(model_module, "utils.evaluate"), model_module
     for low in ("utils.config", "utils.files"):
-        assert not any(target.startswith("utils.") for target in GRAPH[low] if target != low)
+        assert not any(
+            target.startswith("utils.") for target in GRAPH[low] if target != low
+        )
 
 
 def test_no_machine_learning_module_imports_the_course_tooling():
     for name in MODULES:
         if not name.startswith("utils.course"):
-            assert not depends_on(name, "utils.course"), f"{name} imports the course tooling"
+            assert not depends_on(name, "utils.course"), (
+                f"{name} imports the course tooling"
+            )
     for name in (m for m in MODULES if m.startswith("utils.course.")):
         for target in GRAPH[name]:
             allowed = target.startswith("utils.course") or target in {
@@ -124,7 +130,9 @@ def test_fit_and_what_it_calls_fit_on_a_screen():
         assert lines <= 60, f"{piece.__qualname__} is {lines} lines"
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="needs the offline mirror beside the repo")
+@pytest.mark.skipif(
+    not MIRROR.is_dir(), reason="needs the offline mirror beside the repo"
+)
 def test_fetching_data_does_not_import_torch(tmp_path):
     """``python -m utils.data fetch`` downloads (here: from the mirror) without torch."""
     code = (
@@ -141,7 +149,11 @@ def test_fetching_data_does_not_import_torch(tmp_path):
         "COURSE_DATA_MIRROR": str(MIRROR),
     }
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO_ROOT
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -22,8 +22,12 @@ from utils.models import (
 SPECS = {
     "speech": TaskSpec("speech", "sequence", (48, 20), 10, tuple("0123456789")),
     "images": TaskSpec("images", "image", (1, 28, 28), 10, tuple("abcdefghij")),
-    "promoters": TaskSpec("promoters", "dna", (4, 251), 2, ("non-promoter", "promoter")),
-    "motif_grammar": TaskSpec("motif_grammar", "dna", (4, 120), 2, ("absent", "present")),
+    "promoters": TaskSpec(
+        "promoters", "dna", (4, 251), 2, ("non-promoter", "promoter")
+    ),
+    "motif_grammar": TaskSpec(
+        "motif_grammar", "dna", (4, 120), 2, ("absent", "present")
+    ),
 }
 
 
@@ -39,7 +43,9 @@ def random_batch(spec, n=6, seed=0):
         T = spec.input_shape[0]
         lengths = torch.randint(T // 2, T + 1, (n,), generator=g)
         lengths[0] = T
-        x = x * (torch.arange(T)[None, :, None] < lengths[:, None, None])  # zero the padding
+        x = x * (
+            torch.arange(T)[None, :, None] < lengths[:, None, None]
+        )  # zero the padding
     return x, lengths
 
 
@@ -56,14 +62,19 @@ def test_shapes_and_gradients(arch, task):
     x, lengths = random_batch(spec)
     out = model(x, lengths)
     if arch.startswith("ctc_"):
-        assert out.log_probs.shape[0] == len(x) and out.log_probs.shape[2] == spec.num_classes + 1
+        assert (
+            out.log_probs.shape[0] == len(x)
+            and out.log_probs.shape[2] == spec.num_classes + 1
+        )
         assert torch.allclose(out.log_probs.exp().sum(-1), torch.ones(()), atol=1e-5)
         assert int(out.lengths.max()) <= out.log_probs.shape[1]
     else:
         assert out.shape == (len(x), spec.num_classes)
     default_loss(out, torch.arange(len(x)) % spec.num_classes).backward()
     missing = [
-        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
+        n
+        for n, p in model.named_parameters()
+        if p.grad is None or not p.grad.abs().sum() > 0
     ]
     assert not missing, f"no gradient reached {missing}"
 
@@ -92,7 +103,9 @@ def test_overfits_a_tiny_batch(arch, task):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if loss.item() < 0.02 and _ >= 50:  # 50 steps also settle batch-norm running statistics
+        if (
+            loss.item() < 0.02 and _ >= 50
+        ):  # 50 steps also settle batch-norm running statistics
             break
     model.eval()
     accuracy = (model(x, lengths).argmax(1) == y).float().mean().item()
@@ -108,7 +121,9 @@ def test_ctc_model_learns_to_transcribe():
     targets = torch.tensor([[0, 1], [1, 2], [2, 0], [0, 2], [1, 0], [2, 1]])  # (B, 2)
     x = torch.zeros(6, 24, 8)
     for i, (first, second) in enumerate(targets.tolist()):
-        x[i, 2:10, first * 2 : first * 2 + 2] = 1.0  # symbol 1 lights two bands for 8 frames
+        x[i, 2:10, first * 2 : first * 2 + 2] = (
+            1.0  # symbol 1 lights two bands for 8 frames
+        )
         x[i, 14:22, second * 2 : second * 2 + 2] = 1.0
     model = build_model("ctc_crnn", spec, dropout=0.0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -151,7 +166,9 @@ def test_wrong_shapes_raise_clear_errors(spec, shape, message):
 
 
 def test_plain_classes_check_their_inputs():
-    with pytest.raises(ValueError, match=r"expected \[batch, time, 20\] features, got \[2, 5, 7\]"):
+    with pytest.raises(
+        ValueError, match=r"expected \[batch, time, 20\] features, got \[2, 5, 7\]"
+    ):
         RNNClassifier(20, 3)(torch.zeros(2, 5, 7))
     with pytest.raises(
         ValueError, match=r"expected \[batch, 1, 40, 64\] images, got \[2, 40, 64\]"
@@ -166,12 +183,16 @@ def test_packed_rnn_ignores_padding():
     torch.manual_seed(0)
     for pooling in SequencePool.MODES:
         for bidirectional in (False, True):
-            model = RNNClassifier(5, 3, bidirectional=bidirectional, pooling=pooling).eval()
+            model = RNNClassifier(
+                5, 3, bidirectional=bidirectional, pooling=pooling
+            ).eval()
             x, lengths = torch.randn(4, 10, 5), torch.tensor([10, 7, 3, 1])
             noisy = x.clone()
             for i, n in enumerate(lengths):
                 noisy[i, n:] = torch.randn(10 - n, 5)
-            assert torch.allclose(model(x, lengths), model(noisy, lengths), atol=1e-6), pooling
+            assert torch.allclose(
+                model(x, lengths), model(noisy, lengths), atol=1e-6
+            ), pooling
             # and a sequence alone, unpadded, gives the same answer as inside the padded batch
             alone = model(x[1:2, :7])
             assert torch.allclose(alone, model(x, lengths)[1:2], atol=1e-5), pooling
@@ -179,7 +200,9 @@ def test_packed_rnn_ignores_padding():
 
 def test_rnn_encoder_final_state_matches_outputs():
     """The forward direction's final state is its output at the last real step."""
-    encoder = RNNEncoder(3, cell="lstm", hidden_size=4, num_layers=2, bidirectional=True)
+    encoder = RNNEncoder(
+        3, cell="lstm", hidden_size=4, num_layers=2, bidirectional=True
+    )
     x, lengths = torch.randn(2, 6, 3), torch.tensor([6, 4])
     out, final = encoder(x, lengths)
     assert out.shape == (2, 6, 8) and final.shape == (2, 8)
@@ -189,7 +212,9 @@ def test_rnn_encoder_final_state_matches_outputs():
     assert out[1, 4:].abs().sum() == 0  # padding stays zero
 
 
-@pytest.mark.parametrize("arch", ["cnn1d", "tcn", "danq", "bigru", "cnn2d", "crnn", "transformer"])
+@pytest.mark.parametrize(
+    "arch", ["cnn1d", "tcn", "danq", "bigru", "cnn2d", "crnn", "transformer"]
+)
 def test_dna_models_read_any_length(arch):
     """Trained at 120 bp, a model reads 400 bp: no DNA architecture here needs a fixed length."""
     spec = SPECS["motif_grammar"]  # 120 bp
@@ -211,12 +236,18 @@ def test_only_a_flattening_head_fixes_the_length():
 
 
 def test_rnn_tagger_labels_every_step():
-    assert RNNTagger(5, 7)(torch.randn(2, 9, 5), torch.tensor([9, 4])).shape == (2, 9, 7)
+    assert RNNTagger(5, 7)(torch.randn(2, 9, 5), torch.tensor([9, 4])).shape == (
+        2,
+        9,
+        7,
+    )
 
 
 def test_cnn2d_heads_keep_or_drop_frequency():
     spec = SPECS["speech"]
-    sizes = {h: count_parameters(build_model("cnn2d", spec, head=h)) for h in CNN2d.HEADS}
+    sizes = {
+        h: count_parameters(build_model("cnn2d", spec, head=h)) for h in CNN2d.HEADS
+    }
     assert sizes["global_pool"] < sizes["width_pool"] < sizes["flatten"]
 
 
@@ -226,8 +257,13 @@ def test_receptive_field_and_tcn_sizing():
     assert receptive_field([3, 2, 3], strides=[1, 2, 1]) == 3 + 1 + 2 * 2
     tcn = build_model("tcn", SPECS["speech"]).model
     assert tcn.receptive_field >= SPECS["speech"].input_shape[0]
-    blocks = [(3, 2**i) for i in range(len(tcn.blocks)) for _ in range(2)]  # two convs per level
-    assert receptive_field([k for k, _ in blocks], [d for _, d in blocks]) == tcn.receptive_field
+    blocks = [
+        (3, 2**i) for i in range(len(tcn.blocks)) for _ in range(2)
+    ]  # two convs per level
+    assert (
+        receptive_field([k for k, _ in blocks], [d for _, d in blocks])
+        == tcn.receptive_field
+    )
 
 
 @pytest.mark.parametrize("arch", ["bigru", "cnn2d", "crnn", "tcn", "transformer"])

@@ -73,7 +73,11 @@ def test_long_inputs_become_a_few_tokens():
 def test_reads_four_times_its_training_length():
     """Trained at 120 bp, it reads 480 bp: sinusoidal positions exist at every position."""
     model = build_model("transformer", DNA).eval()
-    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 480)), 4).transpose(1, 2).float()
+    x = (
+        torch.nn.functional.one_hot(torch.randint(0, 4, (3, 480)), 4)
+        .transpose(1, 2)
+        .float()
+    )
     assert model(x).shape == (3, 2) and torch.isfinite(model(x)).all()
 
 
@@ -87,7 +91,9 @@ def test_every_budget_is_met(spec, budget):
 
 
 def test_bad_settings_and_inputs_raise_clear_errors():
-    with pytest.raises(ValueError, match=r"d_model \(30\) must be a multiple of heads \(4\)"):
+    with pytest.raises(
+        ValueError, match=r"d_model \(30\) must be a multiple of heads \(4\)"
+    ):
         TransformerClassifier(5, 2, d_model=30)
     with pytest.raises(ValueError, match="kernel_size must be odd and at least patch"):
         TransformerClassifier(5, 2, kernel_size=3, patch=4)
@@ -95,7 +101,9 @@ def test_bad_settings_and_inputs_raise_clear_errors():
         TransformerClassifier(5, 2, kernel_size=2, patch=2)
     with pytest.raises(ValueError, match="pooling 'last' needs a recurrent state"):
         TransformerClassifier(5, 2, pooling="last")
-    with pytest.raises(ValueError, match=r"expected \[batch, time, 5\] features, got \[2, 7\]"):
+    with pytest.raises(
+        ValueError, match=r"expected \[batch, time, 5\] features, got \[2, 7\]"
+    ):
         TransformerClassifier(5, 2)(torch.zeros(2, 7))
     with pytest.raises(ValueError, match=r"expected \[batch, 4, length\] one-hot DNA"):
         build_model("transformer", DNA)(torch.zeros(2, 120, 4))

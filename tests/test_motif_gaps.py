@@ -22,7 +22,9 @@ def test_exact_gap_puts_the_right_site_width_plus_gap_after_the_left():
 
 
 def test_gap_range_is_inclusive_and_every_value_occurs():
-    data = motifs.make_motif_sequences("presence", n=2000, length=200, gap=(10, 14), seed=1)
+    data = motifs.make_motif_sequences(
+        "presence", n=2000, length=200, gap=(10, 14), seed=1
+    )
     gaps = data["starts"][:, 1] - data["starts"][:, 0] - WIDTH
     assert set(gaps.tolist()) == {10, 11, 12, 13, 14}
 
@@ -63,7 +65,9 @@ def test_impossible_gaps_say_how_to_fix_the_call(gap, message):
 
 
 def test_load_task_passes_the_gap_and_records_it():
-    task = load_task("motif_grammar", variant="order", n=400, length=100, gap=5, quick=False)
+    task = load_task(
+        "motif_grammar", variant="order", n=400, length=100, gap=5, quick=False
+    )
     starts = task.spec.extra["site_starts"]["train"]
     assert (starts[:, 1] - starts[:, 0] == WIDTH + 5).all()
     assert task.spec.extra["gap"] == 5
@@ -71,14 +75,22 @@ def test_load_task_passes_the_gap_and_records_it():
 
 def test_make_motif_split_reads_a_new_length_with_the_same_rules():
     split = motifs.make_motif_split("order", n=50, length=400, gap=(10, 60), seed=3)
-    assert split.x.shape == (50, 4, 400) and torch.equal(split.x.sum(dim=1), torch.ones(50, 400))
+    assert split.x.shape == (50, 4, 400) and torch.equal(
+        split.x.sum(dim=1), torch.ones(50, 400)
+    )
     same = motifs.make_motif_sequences("order", n=50, length=400, gap=(10, 60), seed=3)
     assert torch.equal(split.y, same["labels"])
 
 
 def test_flattening_head_sizes_from_the_pooled_length():
     model = CNN1d(
-        4, 2, channels=(8, 8), kernel_size=5, pool=(4, 2), head="flatten", input_length=201
+        4,
+        2,
+        channels=(8, 8),
+        kernel_size=5,
+        pool=(4, 2),
+        head="flatten",
+        input_length=201,
     )
     # 201 -> ceil(201 / 4) = 51 -> ceil(51 / 2) = 26 positions of 8 channels
     assert model.head.in_features == 8 * 26
@@ -93,12 +105,23 @@ def test_flattening_head_keeps_position_and_global_pool_does_not():
     moved = torch.roll(x, 30, dims=2)
     pooled = CNN1d(4, 2, channels=(4,), kernel_size=3, pool=1, dropout=0.0).eval()
     flat = CNN1d(
-        4, 2, channels=(4,), kernel_size=3, pool=1, dropout=0.0, head="flatten", input_length=64
+        4,
+        2,
+        channels=(4,),
+        kernel_size=3,
+        pool=1,
+        dropout=0.0,
+        head="flatten",
+        input_length=64,
     ).eval()
     flat.features.load_state_dict(pooled.features.state_dict())
     with torch.no_grad():
-        assert torch.allclose(pooled.features(x).amax(2), pooled.features(moved).amax(2))
-        assert not torch.allclose(flat.features(x).flatten(1), flat.features(moved).flatten(1))
+        assert torch.allclose(
+            pooled.features(x).amax(2), pooled.features(moved).amax(2)
+        )
+        assert not torch.allclose(
+            flat.features(x).flatten(1), flat.features(moved).flatten(1)
+        )
 
 
 def test_cnn1d_flat_family_refuses_another_length_with_a_fix():

@@ -14,14 +14,20 @@ def toc_files() -> list[str]:
     files = [toc["root"]]
     for part in toc.get("parts", []):
         files += [chapter["file"] for chapter in part["chapters"]]
-        files += [s["file"] for chapter in part["chapters"] for s in chapter.get("sections", [])]
+        files += [
+            s["file"]
+            for chapter in part["chapters"]
+            for s in chapter.get("sections", [])
+        ]
     return files
 
 
 def test_every_toc_entry_exists():
     for entry in toc_files():
         candidates = [REPO_ROOT / f"{entry}{ext}" for ext in ("", ".md", ".ipynb")]
-        assert any(p.is_file() for p in candidates), f"_toc.yml lists {entry}, which is missing"
+        assert any(p.is_file() for p in candidates), (
+            f"_toc.yml lists {entry}, which is missing"
+        )
 
 
 def test_every_notebook_is_in_the_toc():
@@ -46,7 +52,9 @@ def test_setup_cell_follows_the_repository_url(tmp_path):
     ]
     assert notebooks.sync(path, url="https://example.org/fork")
     assert notebooks.problems(path, url="https://example.org/fork") == []
-    setup = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    setup = next(
+        c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
+    )
     assert '    COURSE_REPO = "https://example.org/fork"\n' in setup["source"]
 
 
@@ -70,19 +78,25 @@ def test_a_check_cell_must_declare_answers_bound_before_it():
     def nb(*cells):
         return {
             "cells": [
-                {"cell_type": "code", "id": i, "metadata": m, "source": s} for i, s, m in cells
+                {"cell_type": "code", "id": i, "metadata": m, "source": s}
+                for i, s, m in cells
             ]
         }
 
     check = {"tags": ["uses-answer"], "course": {"answers": ["frames"]}}
     assert (
-        notebooks.undeclared_answers(nb(("a", "frames = 51", {}), ("c", "check(frames)", check)))
+        notebooks.undeclared_answers(
+            nb(("a", "frames = 51", {}), ("c", "check(frames)", check))
+        )
         == []
     )
     assert (
         "declares no answers"
         in notebooks.undeclared_answers(
-            nb(("a", "frames = 51", {}), ("c", "check(frames)", {"tags": ["uses-answer"]}))
+            nb(
+                ("a", "frames = 51", {}),
+                ("c", "check(frames)", {"tags": ["uses-answer"]}),
+            )
         )[0]
     )
     assert (

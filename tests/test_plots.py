@@ -71,10 +71,17 @@ def test_learning_curves_name_the_loss_and_mark_a_single_epoch():
 
 
 def test_plot_confusion_matrix_and_results_charts():
-    assert labelled(plots.plot_confusion_matrix(torch.tensor([[3, 1], [0, 4]]), ["no", "yes"]))
+    assert labelled(
+        plots.plot_confusion_matrix(torch.tensor([[3, 1], [0, 4]]), ["no", "yes"])
+    )
     results = [
         {"name": "gru", "accuracy": 0.98, "parameters": 42_000, "train_seconds": 37.0},
-        {"name": "crnn", "accuracy": 0.997, "parameters": 154_000, "train_seconds": 88.0},
+        {
+            "name": "crnn",
+            "accuracy": 0.997,
+            "parameters": 154_000,
+            "train_seconds": 88.0,
+        },
     ]
     assert labelled(plots.results_scatter(results))
     assert labelled(plots.results_bars(results, lower=0.9))
@@ -82,10 +89,15 @@ def test_plot_confusion_matrix_and_results_charts():
 
 def test_inputs_figures():
     fig = plots.spectrogram(
-        torch.randn(64, 40), hop_seconds=0.008, waveform=torch.randn(4000), sample_rate=8000
+        torch.randn(64, 40),
+        hop_seconds=0.008,
+        waveform=torch.randn(4000),
+        sample_rate=8000,
     )
     assert labelled(fig) and fig.axes[1].get_xlabel() == "time (s)"
-    grid = plots.image_grid(torch.rand(5, 1, 28, 28), [0, 1, 2, 3, 4], [0, 1, 2, 0, 4], ncols=3)
+    grid = plots.image_grid(
+        torch.rand(5, 1, 28, 28), [0, 1, 2, 3, 4], [0, 1, 2, 0, 4], ncols=3
+    )
     assert "✗ 0" in grid.axes[3].get_title() and grid.axes[0].get_title() == "0"
     assert "audio" in plots.audio_player(torch.randn(800), 8000)._repr_html_()
 
@@ -107,14 +119,17 @@ def test_importing_plots_changes_no_global_style():
         "import matplotlib as m; before = dict(m.rcParams); import utils.plots; "
         "print(before == dict(m.rcParams))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "True"
 
 
 def test_widgets_fall_back_to_a_static_figure(capsys):
     assert not widgets.has_live_kernel()
     widgets.length_slider(
-        lambda length: plots.plot_receptive_field([3] * 2, length=length), lengths=(8, 16)
+        lambda length: plots.plot_receptive_field([3] * 2, length=length),
+        lengths=(8, 16),
     )
     assert "Figure" in capsys.readouterr().out
     spec = TaskSpec("toy", "sequence", (8, 3), 2, ("a", "b"))
@@ -138,10 +153,14 @@ def _contrast(a: str, b: str) -> float:
 
 
 def test_every_series_colour_reads_on_white_and_on_the_dark_theme():
-    assert _contrast("#FFFFFF", "#000000") == pytest.approx(21)  # the formula, by its extremes
+    assert _contrast("#FFFFFF", "#000000") == pytest.approx(
+        21
+    )  # the formula, by its extremes
     for colour in plots.PALETTE:
         assert _contrast(colour, "#FFFFFF") >= 3, f"{colour} is too pale on white"
-        assert _contrast(colour, plots.DARK_BACKGROUND) >= 3, f"{colour} is too dark on dark"
+        assert _contrast(colour, plots.DARK_BACKGROUND) >= 3, (
+            f"{colour} is too dark on dark"
+        )
     assert "#F0E442" not in plots.PALETTE  # Okabe-Ito yellow: nearly invisible on white
     assert len(set(plots.PALETTE)) == len(plots.PALETTE)
 
@@ -149,8 +168,12 @@ def test_every_series_colour_reads_on_white_and_on_the_dark_theme():
 def test_logo_letters_read_on_white_and_dark_and_apart_from_each_other():
     colours = plots.BASE_COLORS
     for base, colour in colours.items():
-        assert _contrast(colour, "#FFFFFF") >= 3, f"{base} ({colour}) is too pale on white"
-        assert _contrast(colour, plots.DARK_BACKGROUND) >= 3, f"{base} ({colour}) on dark"
+        assert _contrast(colour, "#FFFFFF") >= 3, (
+            f"{base} ({colour}) is too pale on white"
+        )
+        assert _contrast(colour, plots.DARK_BACKGROUND) >= 3, (
+            f"{base} ({colour}) on dark"
+        )
     # G and T (amber and red in the usual scheme) must not be two shades of one orange:
     # their hues at least 20 degrees apart (Okabe-Ito's orange and vermilion are 15 apart)
     g, t = (colorsys.rgb_to_hsv(*_rgb(colours[b]))[0] * 360 for b in "GT")
@@ -163,7 +186,11 @@ def _rgb(hex_colour: str) -> list[float]:
 
 def test_plot_pipelines_spans_a_merged_cell_over_both_stages():
     rows = {
-        "ConvLSTM": [("maps", "input"), ("cell", "convolutional recurrence"), ("maps", "output")],
+        "ConvLSTM": [
+            ("maps", "input"),
+            ("cell", "convolutional recurrence"),
+            ("maps", "output"),
+        ],
         "CRNN": [
             ("image", "input"),
             ("CNN", "convolution"),

@@ -17,18 +17,32 @@ VERSION = PYPROJECT["project"]["version"]
 
 
 def test_a_fresh_clone_has_the_licences_citation_and_guides():
-    for name in ["LICENSE", "LICENSE-CONTENT", "CITATION.cff", "CONTRIBUTING.md", "CHANGELOG.md"]:
+    for name in [
+        "LICENSE",
+        "LICENSE-CONTENT",
+        "CITATION.cff",
+        "CONTRIBUTING.md",
+        "CHANGELOG.md",
+    ]:
         assert (REPO_ROOT / name).is_file(), f"{name} is missing"
     code = (REPO_ROOT / "LICENSE").read_text()
     assert code.startswith("MIT License") and "[year]" not in code
     content = (REPO_ROOT / "LICENSE-CONTENT").read_text()
     assert "Creative Commons Attribution 4.0 International Public License" in content
-    assert "Creative Commons may be contacted at creativecommons.org." in content  # complete
+    assert (
+        "Creative Commons may be contacted at creativecommons.org." in content
+    )  # complete
 
 
 def test_the_readme_names_both_licences_and_the_guides():
     readme = (REPO_ROOT / "README.md").read_text()
-    for text in ["MIT", "CC BY 4.0", "LICENSE-CONTENT", "CITATION.cff", "CONTRIBUTING.md"]:
+    for text in [
+        "MIT",
+        "CC BY 4.0",
+        "LICENSE-CONTENT",
+        "CITATION.cff",
+        "CONTRIBUTING.md",
+    ]:
         assert text in readme, text
 
 
@@ -46,7 +60,10 @@ def test_the_footer_shows_the_version_and_the_licences():
     assert "CC BY 4.0" in footer and "MIT" in footer
     url = CONFIG["repository"]["url"]
     links = re.findall(r'href="([^"]+)"', footer)
-    assert f"{url}/blob/main/LICENSE" in links and f"{url}/blob/main/LICENSE-CONTENT" in links
+    assert (
+        f"{url}/blob/main/LICENSE" in links
+        and f"{url}/blob/main/LICENSE-CONTENT" in links
+    )
     assert CONFIG["parse"]["myst_substitutions"]["course_version"] == VERSION
 
 
@@ -57,8 +74,12 @@ def test_the_citation_file_matches_the_project():
     assert cff["repository-code"] == CONFIG["repository"]["url"]
     assert cff["license"] == ["MIT", "CC-BY-4.0"]
     assert cff["title"] and cff["message"]
-    assert [a["name"] for a in cff["authors"]] == [CONFIG["author"]]  # the book's byline
-    assert CONFIG["author"] in (REPO_ROOT / "LICENSE").read_text()  # the copyright holder
+    assert [a["name"] for a in cff["authors"]] == [
+        CONFIG["author"]
+    ]  # the book's byline
+    assert (
+        CONFIG["author"] in (REPO_ROOT / "LICENSE").read_text()
+    )  # the copyright holder
 
 
 def test_the_book_has_a_how_to_cite_page_in_the_back_matter():
@@ -82,7 +103,12 @@ def test_the_contributing_guide_uses_real_make_targets():
     targets = set(re.findall(r"(?m)^([a-z][a-z-]*):", makefile))
     used = set(re.findall(r"`make ([a-z-]+)", guide))
     assert used and used <= targets, used - targets
-    for section in ["## Set up", "## Run one chapter fast", "## Add a chapter", "## Add a dataset"]:
+    for section in [
+        "## Set up",
+        "## Run one chapter fast",
+        "## Add a chapter",
+        "## Add a dataset",
+    ]:
         assert section in guide
     assert "## What CI checks" in guide and "## Releasing" in guide
 

@@ -99,8 +99,12 @@ def test_a_line_cut_by_a_crash_is_skipped_so_that_cell_runs_again(tmp_path):
     path = tmp_path / "results.jsonl"
     protocol.append_record(path, fake_record("speech/cnn/matched/seed0"))
     with open(path, "a") as f:
-        f.write('{"key": "speech/cnn/matched/seed1", "task": "spe')  # no newline: cut short
-    assert [r["key"] for r in protocol.read_results(path)] == ["speech/cnn/matched/seed0"]
+        f.write(
+            '{"key": "speech/cnn/matched/seed1", "task": "spe'
+        )  # no newline: cut short
+    assert [r["key"] for r in protocol.read_results(path)] == [
+        "speech/cnn/matched/seed0"
+    ]
 
 
 def test_cells_run_by_two_processes_merge_into_one_file(quick_mode, tmp_path):
@@ -188,7 +192,9 @@ def test_every_family_is_a_model_zoo_architecture_and_ctc_has_no_transformer():
 
 
 def test_bad_names_are_refused_with_the_valid_ones(capsys):
-    with pytest.raises(ValueError, match=r"unknown tasks \['speach'\]; choose from speech, "):
+    with pytest.raises(
+        ValueError, match=r"unknown tasks \['speach'\]; choose from speech, "
+    ):
         protocol.plan("reduced", tasks=["speach"])
     with pytest.raises(SystemExit):
         bench.main(["protocol", "--families", "cnn", "lstm", "--estimate"])
@@ -209,7 +215,10 @@ def test_sample_efficiency_points_train_on_a_fraction_of_the_training_set(quick_
     point = next(c for c in cells if c.fraction == 0.1)
     record = protocol.run_cell(point, "reduced")
     train = len(protocol.TASKS["images"].load().train)
-    assert record["train_examples"] == round(0.1 * train) and record["train_fraction"] == 0.1
+    assert (
+        record["train_examples"] == round(0.1 * train)
+        and record["train_fraction"] == 0.1
+    )
     (row,) = protocol.summarise([record])
     assert (row["train_fraction"], row["seeds"]) == (0.1, 1) and row["sd"] != row["sd"]
 
@@ -229,14 +238,19 @@ def test_speech_stress_sets_are_the_new_speakers_recordings_changed(quick_mode):
     assert torch.equal(frames, data.test.lengths)
     late = data.extra_tests["late_200ms"]
     assert torch.equal(late.lengths, (frames + 20).clamp(max=101))  # 200 ms = 20 frames
-    assert not torch.allclose(data.extra_tests["noise_0db"].x, data.test.x.float(), atol=0.1)
+    assert not torch.allclose(
+        data.extra_tests["noise_0db"].x, data.test.x.float(), atol=0.1
+    )
 
 
 def test_a_failing_cell_in_the_pool_is_reported_and_the_others_go_on(tmp_path):
     """Cells run in fresh processes; one that fails is named, and nothing is recorded for it
     (run again, it is retried)."""
     results = tmp_path / "results.jsonl"
-    cells = [protocol.Cell("speech", f"no_such_family_{i}", "matched", "final", 0) for i in (1, 2)]
+    cells = [
+        protocol.Cell("speech", f"no_such_family_{i}", "matched", "final", 0)
+        for i in (1, 2)
+    ]
     with pytest.raises(RuntimeError, match=r"2 cell\(s\) failed") as error:
         protocol.run_cells(cells, "reduced", results, workers=2, progress=False)
     for cell in cells:  # the second ran although the first had failed (or the reverse)

@@ -15,9 +15,13 @@ FIND = ["sh", str(REPO_ROOT / "tools" / "find-python.sh")]
 
 
 def test_the_default_choice_runs_and_is_supported():
-    found = subprocess.run(FIND, capture_output=True, text=True, check=True).stdout.strip()
+    found = subprocess.run(
+        FIND, capture_output=True, text=True, check=True
+    ).stdout.strip()
     version = subprocess.run(
-        [found, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+        [found, "-c", "import sys; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     assert version >= "(3, 11)"
 
@@ -36,7 +40,9 @@ def old_python():
     return None
 
 
-@pytest.mark.skipif(old_python() is None or not shutil.which("make"), reason="no old Python")
+@pytest.mark.skipif(
+    old_python() is None or not shutil.which("make"), reason="no old Python"
+)
 def test_an_old_python_is_refused_in_one_line(tmp_path):
     done = subprocess.run(
         ["make", "-s", f"PYTHON={old_python()}", f"VENV={tmp_path / 'venv'}", "env"],
@@ -54,7 +60,9 @@ def test_an_old_python_is_refused_in_one_line(tmp_path):
 def test_metadata_readme_and_ci_name_the_same_versions():
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11"  # no upper bound: nothing needs one
-    listed = [c.rsplit(" ", 1)[-1] for c in project["classifiers"] if "Python :: 3." in c]
+    listed = [
+        c.rsplit(" ", 1)[-1] for c in project["classifiers"] if "Python :: 3." in c
+    ]
     assert listed == ["3.11", "3.12", "3.13"]
     assert "Python 3.11, 3.12 or 3.13" in (REPO_ROOT / "README.md").read_text()
     assert "for version in 3.12 3.13" in (REPO_ROOT / ".ci" / "run").read_text()

@@ -22,13 +22,22 @@ TIMING = {
     "mode": "full",
     "started": "2026-11-26T00:00:00+00:00",
     "total_seconds": 300.0,
-    "machine": {"cpu_count": 2, "torch_threads": 2, "cpu_model": "test", "device": "cpu"},
-    "notebooks": [{"notebook": "chapters/a.ipynb", "seconds": 300.0, "status": "ok", "error": ""}],
+    "machine": {
+        "cpu_count": 2,
+        "torch_threads": 2,
+        "cpu_model": "test",
+        "device": "cpu",
+    },
+    "notebooks": [
+        {"notebook": "chapters/a.ipynb", "seconds": 300.0, "status": "ok", "error": ""}
+    ],
 }
 
 
 def git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True
+    )
     return done.stdout.strip()
 
 
@@ -41,7 +50,9 @@ def clone(tmp_path) -> Path:
     git(root, "config", "user.email", "test@example.org")
     changelog = root / "CHANGELOG.md"
     changelog.write_text(
-        changelog.read_text().replace("## [Unreleased]", f"## [Unreleased]\n\n## [{NEW}]", 1)
+        changelog.read_text().replace(
+            "## [Unreleased]", f"## [Unreleased]\n\n## [{NEW}]", 1
+        )
     )
     git(root, "commit", "-q", "-m", "changelog", "--", "CHANGELOG.md")
     return root
@@ -87,10 +98,14 @@ def test_a_dry_run_prints_the_steps_and_changes_nothing(clone):
         assert step in out
     assert "--branch student" in out and "print, not run: git push" in out
     assert git(clone, "rev-parse", "HEAD") == head
-    assert git(clone, "status", "--porcelain") == "" and git(clone, "tag", "--list") == ""
+    assert (
+        git(clone, "status", "--porcelain") == "" and git(clone, "tag", "--list") == ""
+    )
 
 
-def test_a_release_tags_sets_the_version_records_the_benchmark_and_never_pushes(clone, tmp_path):
+def test_a_release_tags_sets_the_version_records_the_benchmark_and_never_pushes(
+    clone, tmp_path
+):
     timing = tmp_path / "timing.json"
     timing.write_text(json.dumps(TIMING))
     measured = git(clone, "rev-parse", "HEAD")
@@ -101,7 +116,10 @@ def test_a_release_tags_sets_the_version_records_the_benchmark_and_never_pushes(
 
     # one version everywhere, in the tagged commit
     assert set(release.versions(clone).values()) == {NEW}
-    assert tomllib.loads((clone / "pyproject.toml").read_text())["project"]["version"] == NEW
+    assert (
+        tomllib.loads((clone / "pyproject.toml").read_text())["project"]["version"]
+        == NEW
+    )
     cff = yaml.safe_load((clone / "CITATION.cff").read_text())
     assert cff["version"] == NEW and cff["date-released"]
     assert release.changelog_heading(NEW, clone).startswith(f"## [{NEW}] - 20")
@@ -115,7 +133,9 @@ def test_a_release_tags_sets_the_version_records_the_benchmark_and_never_pushes(
     assert recorded["notebooks"] == TIMING["notebooks"]
 
     # the student edition of the tag, on the local branch
-    assert git(clone, "rev-parse", "student^{tree}") != git(clone, "rev-parse", "HEAD^{tree}")
+    assert git(clone, "rev-parse", "student^{tree}") != git(
+        clone, "rev-parse", "HEAD^{tree}"
+    )
     tour = "chapters/00_setup/tour.ipynb"
     assert "NotImplementedError" in git(clone, "show", f"student:{tour}")
     assert "NotImplementedError" not in git(clone, "show", f"v{NEW}:{tour}")
@@ -140,5 +160,7 @@ def test_set_version_rewrites_every_copy(tmp_path):
         shutil.copy(REPO_ROOT / name, tmp_path / name)
     release.set_version("1.2.3", tmp_path)
     assert set(release.versions(tmp_path).values()) == {"1.2.3"}
-    footer = yaml.safe_load((tmp_path / "_config.yml").read_text())["html"]["extra_footer"]
+    footer = yaml.safe_load((tmp_path / "_config.yml").read_text())["html"][
+        "extra_footer"
+    ]
     assert "Version 1.2.3" in footer

@@ -16,10 +16,14 @@ def instructor_notebook():
         cells=[
             new_markdown_cell("# Title"),
             new_code_cell("import math", metadata={"tags": ["course-setup"]}),
-            new_markdown_cell("```{exercise} Frames\n:label: ex-frames\n\nHow many frames?\n```"),
+            new_markdown_cell(
+                "```{exercise} Frames\n:label: ex-frames\n\nHow many frames?\n```"
+            ),
             new_markdown_cell("````{solution-start} ex-frames\n:class: dropdown\n````"),
             new_markdown_cell("One frame every hop: 1 + (8000 - 256) // 80 = 97."),
-            new_code_cell("frames = 1 + (8000 - 256) // 80", metadata={"tags": ["solution"]}),
+            new_code_cell(
+                "frames = 1 + (8000 - 256) // 80", metadata={"tags": ["solution"]}
+            ),
             new_markdown_cell("````{solution-end}\n````"),
             new_code_cell(
                 "checks.check_between('frames', frames, 90, 100)",
@@ -29,7 +33,9 @@ def instructor_notebook():
             new_code_cell(
                 "def square(x):\n    # BEGIN SOLUTION\n    return x * x\n    # END SOLUTION",
                 metadata={"tags": ["solution"]},
-                outputs=[{"output_type": "stream", "name": "stdout", "text": "secret\n"}],
+                outputs=[
+                    {"output_type": "stream", "name": "stdout", "text": "secret\n"}
+                ],
             ),
             new_code_cell("print('ordinary cell')"),
         ]
@@ -41,7 +47,9 @@ def test_stub_source_keeps_the_skeleton():
     assert student.stub_source(source, "ex-1") == (
         'def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError("Exercise ex-1")'
     )
-    assert student.stub_source("y = 2", "ex-2").endswith('NotImplementedError("Exercise ex-2")')
+    assert student.stub_source("y = 2", "ex-2").endswith(
+        'NotImplementedError("Exercise ex-2")'
+    )
 
 
 def test_student_notebook_removes_solutions_and_keeps_the_rest():
@@ -60,7 +68,9 @@ def test_student_notebook_removes_solutions_and_keeps_the_rest():
     assert "print('ordinary cell')" in sources and "How many frames?" in text
     stubs = [c for c in edition["cells"] if "stub" in c["metadata"].get("tags", [])]
     assert len(stubs) == 2 and all("nbval-skip" in c["metadata"]["tags"] for c in stubs)
-    check = next(c for c in edition["cells"] if "uses-answer" in c["metadata"].get("tags", []))
+    check = next(
+        c for c in edition["cells"] if "uses-answer" in c["metadata"].get("tags", [])
+    )
     assert "nbval-skip" in check["metadata"]["tags"]
     assert "student edition" in sources[1]
     assert len(original["cells"]) == 11  # the input is left alone
@@ -80,7 +90,9 @@ def test_leak_check_sees_every_solution_block_in_a_cell():
         "def volume(r):\n    # BEGIN SOLUTION\n"
         "    return 4 / 3 * math.pi * r**3\n    # END SOLUTION"
     )
-    notebook = new_notebook(cells=[new_code_cell(source, metadata={"tags": ["solution"]})])
+    notebook = new_notebook(
+        cells=[new_code_cell(source, metadata={"tags": ["solution"]})]
+    )
     secret = student.solution_lines(notebook)
     assert secret == {"return math.pi * r * r", "return 4 / 3 * math.pi * r**3"}
     stub = student.stub_source(source, "ex-1")
@@ -120,7 +132,9 @@ def test_real_chapters_student_edition_has_no_solution_code(tmp_path):
 
 
 def git(repo, *args):
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -133,7 +147,9 @@ def course_repo(tmp_path, monkeypatch):
         monkeypatch.setenv(f"GIT_COMMITTER_{key}", value)
     repo = tmp_path / "course"
     (repo / "chapters" / "01_x").mkdir(parents=True)
-    (repo / "chapters" / "01_x" / "x.ipynb").write_text(json.dumps(instructor_notebook()))
+    (repo / "chapters" / "01_x" / "x.ipynb").write_text(
+        json.dumps(instructor_notebook())
+    )
     (repo / "README.md").write_text("# Course\n")
     git(tmp_path, "init", "-q", "-b", "main", str(repo))
     git(repo, "add", "chapters", "README.md")
@@ -147,7 +163,10 @@ def test_student_branch_has_no_solutions_and_leaves_the_checkout_alone(course_re
     (repo / "README.md").write_text("# Course, edited\n")
     (repo / "new.txt").write_text("staged\n")
     git(repo, "add", "new.txt")
-    status, index = git(repo, "status", "--porcelain"), (repo / ".git" / "index").read_bytes()
+    status, index = (
+        git(repo, "status", "--porcelain"),
+        (repo / ".git" / "index").read_bytes(),
+    )
     head, notebook_text = git(repo, "rev-parse", "HEAD"), (repo / path).read_text()
 
     commit = student.write_student_branch("student", repo=repo)
@@ -156,14 +175,22 @@ def test_student_branch_has_no_solutions_and_leaves_the_checkout_alone(course_re
     edition = json.loads(git(repo, "show", f"student:{path}"))
     secret = student.solution_lines(json.loads(notebook_text))
     code = {
-        line.strip() for cell in edition["cells"] for line in "".join(cell["source"]).split("\n")
+        line.strip()
+        for cell in edition["cells"]
+        for line in "".join(cell["source"]).split("\n")
     }
     assert secret and not (secret & code)
     assert 'raise NotImplementedError("Exercise ex-frames")' in code
-    assert git(repo, "show", "student:README.md") == "# Course\n"  # HEAD's, not the working tree's
+    assert (
+        git(repo, "show", "student:README.md") == "# Course\n"
+    )  # HEAD's, not the working tree's
     assert "new.txt" not in git(repo, "ls-tree", "-r", "--name-only", "student")
-    assert git(repo, "rev-parse", "student^{tree}") != git(repo, "rev-parse", "HEAD^{tree}")
-    assert git(repo, "rev-list", "--parents", "-n1", "student").split() == [commit]  # no parent
+    assert git(repo, "rev-parse", "student^{tree}") != git(
+        repo, "rev-parse", "HEAD^{tree}"
+    )
+    assert git(repo, "rev-list", "--parents", "-n1", "student").split() == [
+        commit
+    ]  # no parent
     # the checkout is exactly as it was
     assert git(repo, "status", "--porcelain") == status
     assert (repo / ".git" / "index").read_bytes() == index
@@ -177,11 +204,16 @@ def test_student_branch_grows_on_its_own_history(course_repo):
     first = student.write_student_branch("student", repo=repo)
     assert student.write_student_branch("student", repo=repo) is None  # nothing new
     notebook = instructor_notebook()
-    notebook.cells.append(new_code_cell("answer = 6 * 7", metadata={"tags": ["solution"]}))
+    notebook.cells.append(
+        new_code_cell("answer = 6 * 7", metadata={"tags": ["solution"]})
+    )
     (repo / "chapters" / "01_x" / "x.ipynb").write_text(json.dumps(notebook))
     git(repo, "commit", "-q", "-am", "a new exercise")
     second = student.write_student_branch("student", repo=repo)
-    assert git(repo, "rev-list", "--parents", "-n1", "student").split() == [second, first]
+    assert git(repo, "rev-list", "--parents", "-n1", "student").split() == [
+        second,
+        first,
+    ]
     assert "6 * 7" not in git(repo, "show", "student:chapters/01_x/x.ipynb")
     git(repo, "checkout", "-q", "student")
     with pytest.raises(RuntimeError, match="checked out"):

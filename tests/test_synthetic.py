@@ -19,7 +19,9 @@ def test_adding_examples_mark_one_value_in_each_half_and_add_them():
     values, markers = split.x[..., 0], split.x[..., 1]  # (n, T) each
     assert split.x.shape == (200, 10, 2)
     assert torch.equal(markers.sum(dim=1), torch.full((200,), 2.0))
-    assert torch.equal(markers[:, :5].sum(dim=1), torch.ones(200))  # one in the first half
+    assert torch.equal(
+        markers[:, :5].sum(dim=1), torch.ones(200)
+    )  # one in the first half
     assert torch.allclose(split.y, (values * markers).sum(dim=1))
     assert torch.equal(split.lengths, torch.full((200,), 10))
 
@@ -41,7 +43,9 @@ def test_adding_problem_is_seeded_and_its_baseline_is_one_sixth():
     assert not torch.equal(a.train.x[:10], a.val.x)  # splits are drawn separately
     assert a.spec.input_shape == (12, 2) and a.spec.num_classes == 1
     big = adding_examples(200_000, 8, torch.Generator().manual_seed(1))
-    assert (big.y - 1.0).pow(2).mean().item() == pytest.approx(ADDING_BASELINE_MSE, abs=2e-3)
+    assert (big.y - 1.0).pow(2).mean().item() == pytest.approx(
+        ADDING_BASELINE_MSE, abs=2e-3
+    )
     with pytest.raises(ValueError, match="at least 4"):
         adding_examples(5, 3)
     with pytest.raises(ValueError, match="train"):
@@ -61,7 +65,12 @@ def test_pattern_examples_place_the_pattern_where_asked():
     assert patterns.shape == (3, 5)
     assert torch.allclose(patterns.abs().amax(dim=1), torch.ones(3))
     split = pattern_examples(
-        40, patterns, 30, torch.Generator().manual_seed(0), positions=(10, 12), noise=0.0
+        40,
+        patterns,
+        30,
+        torch.Generator().manual_seed(0),
+        positions=(10, 12),
+        noise=0.0,
     )
     assert split.x.shape == (40, 30, 1)
     signal = split.x[..., 0]

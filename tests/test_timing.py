@@ -30,13 +30,28 @@ def test_benchmark_reports_each_notebook_and_goes_on_after_a_failure(tmp_path, c
     before = os.environ.get("COURSE_QUICK")
 
     status = timing.main(
-        [str(bad), str(good), str(missing), "--quick", "--out", str(out), "--timeout", "60"]
+        [
+            str(bad),
+            str(good),
+            str(missing),
+            "--quick",
+            "--out",
+            str(out),
+            "--timeout",
+            "60",
+        ]
     )
 
     assert status == 1  # a notebook failed
-    assert os.environ.get("COURSE_QUICK") == before  # the caller's environment is left alone
+    assert (
+        os.environ.get("COURSE_QUICK") == before
+    )  # the caller's environment is left alone
     report = json.loads(out.read_text())
-    assert [row["notebook"] for row in report["notebooks"]] == [str(bad), str(good), str(missing)]
+    assert [row["notebook"] for row in report["notebooks"]] == [
+        str(bad),
+        str(good),
+        str(missing),
+    ]
     assert [row["status"] for row in report["notebooks"]] == ["failed", "ok", "failed"]
     assert [row["error"] for row in report["notebooks"]] == [
         "ZeroDivisionError",
@@ -50,7 +65,9 @@ def test_benchmark_reports_each_notebook_and_goes_on_after_a_failure(tmp_path, c
     machine = report["machine"]
     assert machine["cpu_count"] == os.cpu_count() and machine["torch_threads"] >= 1
     assert machine["device"] in {"cpu", "cuda", "mps"} and machine["cpu_model"]
-    assert [p.name for p in out.parent.iterdir()] == ["timing.json"]  # no temp file left
+    assert [p.name for p in out.parent.iterdir()] == [
+        "timing.json"
+    ]  # no temp file left
 
     printed = capsys.readouterr().out
     assert "failed (ZeroDivisionError)" in printed and "2 failed" in printed

@@ -47,9 +47,13 @@ def test_fit_learns_and_restores_the_best_epoch():
     assert history.val_metric[history.best_epoch] == max(history.val_metric) > 0.6
     again = predict(model, VAL)
     accuracy = (again.argmax(1) == VAL.y).float().mean().item()
-    assert accuracy == pytest.approx(history.best_val_metric)  # the model holds the best weights
+    assert accuracy == pytest.approx(
+        history.best_val_metric
+    )  # the model holds the best weights
     assert history.train_loss[-1] < history.train_loss[0]
-    assert history.lr[0] > 0 and history.parameters > 0 and history.info["device"] == "cpu"
+    assert (
+        history.lr[0] > 0 and history.parameters > 0 and history.info["device"] == "cpu"
+    )
 
 
 @pytest.mark.parametrize("arch", ["gru", "crnn"])
@@ -84,7 +88,9 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_early_stopping_and_schedules():
     _, history = run(epochs=10, lr=1e-9, patience=2, schedule=None, metric="loss")
-    assert history.epochs < 10  # a learning rate this small cannot keep improving the loss
+    assert (
+        history.epochs < 10
+    )  # a learning rate this small cannot keep improving the loss
     for schedule in ("cosine", None):
         _, h = run(epochs=2, schedule=schedule)
         assert h.epochs == 2
@@ -100,7 +106,9 @@ def test_fit_trains_a_ctc_model():
     targets = torch.stack([TRAIN.y, (TRAIN.y + 1) % 3], dim=1)  # two symbols each
     targets[::2, 1] = -1  # half of them only one
     split = Split(TRAIN.x, targets, TRAIN.lengths)
-    history = fit(model, split, split, epochs=2, metric="error_rate", quiet=True, device="cpu")
+    history = fit(
+        model, split, split, epochs=2, metric="error_rate", quiet=True, device="cpu"
+    )
     assert history.epochs == 2 and history.best_epoch is not None
     assert isinstance(predict(model, TRAIN[:4]), CTCOutput)
     assert history.loss == "CTC"  # the learning curves label the loss axis with it
@@ -115,7 +123,9 @@ def test_fit_trains_a_tagger_one_label_per_step():
     y[:, 9:] = -1
     split = Split(x, y, torch.full((128,), 12))
     model = RNNTagger(5, 2, hidden_size=16)
-    history = fit(model, split, split, epochs=8, lr=1e-2, batch_size=16, quiet=True, device="cpu")
+    history = fit(
+        model, split, split, epochs=8, lr=1e-2, batch_size=16, quiet=True, device="cpu"
+    )
     assert history.best_val_metric > 0.9
 
 
@@ -176,12 +186,16 @@ class LengthSpy(torch.nn.Module):
 def test_fit_bucketed_crops_each_batch_to_its_longest_sequence():
     seed_everything(0)
     spy = LengthSpy(build_model("gru", SPEC))
-    history = fit(spy, TRAIN, VAL, epochs=2, batch_size=16, bucket_by_length=True, quiet=True)
+    history = fit(
+        spy, TRAIN, VAL, epochs=2, batch_size=16, bucket_by_length=True, quiet=True
+    )
     assert history.epochs == 2 and len(spy.seen) == 2 * 6
     assert all(padded == longest for padded, longest in spy.seen)
     assert min(padded for padded, _ in spy.seen) < TRAIN.x.shape[1]  # some were cropped
     no_lengths = Split(TRAIN.x, TRAIN.y)
-    with pytest.raises(ValueError, match="bucket_by_length needs sequences with lengths"):
+    with pytest.raises(
+        ValueError, match="bucket_by_length needs sequences with lengths"
+    ):
         fit(spy, no_lengths, VAL, epochs=1, bucket_by_length=True, quiet=True)
 
 

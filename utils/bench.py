@@ -28,12 +28,16 @@ import torch
 
 TASKS = ("speech", "images", "promoters", "motif_grammar")
 ARCHS = ("gru", "bigru", "lstm", "cnn1d", "cnn2d", "tcn", "crnn", "danq", "transformer")
-RESULTS = "benchmarks/protocol/{protocol}.jsonl"  # committed: the comparison chapter reads it
+RESULTS = (
+    "benchmarks/protocol/{protocol}.jsonl"  # committed: the comparison chapter reads it
+)
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def bench_one(arch, data, *, examples, epochs, seed, quick_timing, out=None, budget=None):
+def bench_one(
+    arch, data, *, examples, epochs, seed, quick_timing, out=None, budget=None
+):
     """Train ``arch`` on ``data`` and time it; returns one row of the results table."""
     from utils.config import seed_everything
     from utils.evaluate import evaluate_model, measure_inference
@@ -45,7 +49,9 @@ def bench_one(arch, data, *, examples, epochs, seed, quick_timing, out=None, bud
         model = build_model(arch, data.spec)
     else:
         model = match_parameters(arch, data.spec, budget)
-    train = data.train if examples is None else data.train[: min(examples, len(data.train))]
+    train = (
+        data.train if examples is None else data.train[: min(examples, len(data.train))]
+    )
     history = fit(
         model,
         train,
@@ -72,13 +78,16 @@ def bench_one(arch, data, *, examples, epochs, seed, quick_timing, out=None, bud
         "train_examples": len(train),
         # the median epoch: robust to an epoch slowed by other work on a shared machine
         "seconds_per_epoch": statistics.median(history.epoch_seconds),
-        "train_examples_per_second": len(train) / statistics.median(history.epoch_seconds),
+        "train_examples_per_second": len(train)
+        / statistics.median(history.epoch_seconds),
         "infer_examples_per_second": speed[256]["examples_per_second"],
         "latency_ms": speed[1]["latency_ms"],
     }
     if not quick_timing:
         row["val_accuracy"] = history.best_val_metric
-        row["test_accuracy"] = evaluate_model(model, data.test, device="cpu")["accuracy"]
+        row["test_accuracy"] = evaluate_model(model, data.test, device="cpu")[
+            "accuracy"
+        ]
         row["train_seconds"] = history.train_seconds
         history.info |= {"task": data.spec.name, "test_accuracy": row["test_accuracy"]}
         if out is not None:
@@ -106,14 +115,18 @@ def protocol_main(argv) -> list:
     )
     parser.add_argument("--protocol", choices=("reduced", "full"), default="reduced")
     parser.add_argument("--tasks", nargs="+", help=f"default: {' '.join(p.TASKS)}")
-    parser.add_argument("--families", nargs="+", help=f"default: {' '.join(p.FAMILY_NAMES)}")
+    parser.add_argument(
+        "--families", nargs="+", help=f"default: {' '.join(p.FAMILY_NAMES)}"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=list(p.SEEDS))
     parser.add_argument(
         "--budgets",
         nargs="+",
         help="matched, large (default: reduced matched, full both)",
     )
-    parser.add_argument("--results", help="the JSON Lines results file (default: " + RESULTS + ")")
+    parser.add_argument(
+        "--results", help="the JSON Lines results file (default: " + RESULTS + ")"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads per cell")
     parser.add_argument(
         "--workers",
@@ -136,11 +149,15 @@ def protocol_main(argv) -> list:
         action="store_true",
         help="with --estimate: time one epoch on 256 examples for cells the file lacks",
     )
-    parser.add_argument("--summary", action="store_true", help="print mean ± sd; train nothing")
+    parser.add_argument(
+        "--summary", action="store_true", help="print mean ± sd; train nothing"
+    )
     args = parser.parse_args(argv)
     args.results = args.results or RESULTS.format(protocol=args.protocol)
     try:
-        cells = p.plan(args.protocol, args.tasks, args.families, args.seeds, args.budgets)
+        cells = p.plan(
+            args.protocol, args.tasks, args.families, args.seeds, args.budgets
+        )
     except ValueError as error:
         parser.error(str(error))
     records = p.read_results(args.results)
@@ -155,10 +172,14 @@ def protocol_main(argv) -> list:
             )
         return rows
     if args.estimate:
-        if args.protocol == "full":  # the final cells: 3 seeds per (task, family, budget)
+        if (
+            args.protocol == "full"
+        ):  # the final cells: 3 seeds per (task, family, budget)
             groups = dict.fromkeys((c.task, c.family, c.budget) for c in cells)
             trial = tuple((name, values[0]) for name, values in p.TUNING.items())
-            cells = cells + [c for g in groups for c in p.seed_cells(*g, args.seeds, trial)]
+            cells = cells + [
+                c for g in groups for c in p.seed_cells(*g, args.seeds, trial)
+            ]
         torch.set_num_threads(args.threads)
         result = p.estimate(cells, records, args.protocol, probe=args.probe,
                             threads=args.threads)  # fmt: skip
@@ -218,25 +239,37 @@ def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(
         prog="python -m utils.bench", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--smoke", action="store_true", help="one epoch on a few hundred examples")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one epoch on a few hundred examples"
+    )
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument(
         "--archs", nargs="+", default=list(ARCHS), help=f"default: {' '.join(ARCHS)}"
     )
-    parser.add_argument("--examples", type=int, default=512, help="training examples in --smoke")
+    parser.add_argument(
+        "--examples", type=int, default=512, help="training examples in --smoke"
+    )
     parser.add_argument("--epochs", type=int, default=15, help="epochs without --smoke")
     parser.add_argument(
         "--threads", type=int, default=min(os.cpu_count() or 1, 8), help="torch threads"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seeds", type=int, default=1, help="repeat with seeds seed, seed+1, ...")
-    parser.add_argument("--budget", type=int, help="match every family to this parameter count")
-    parser.add_argument("--out", default="results/bench", help="where full runs save histories")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="repeat with seeds seed, seed+1, ..."
+    )
+    parser.add_argument(
+        "--budget", type=int, help="match every family to this parameter count"
+    )
+    parser.add_argument(
+        "--out", default="results/bench", help="where full runs save histories"
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     mode = "smoke: 1 epoch" if args.smoke else f"full: {args.epochs} epochs"
-    print(f"utils.bench ({mode}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(
+        f"utils.bench ({mode}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+    )
     from utils.data import load_task
 
     rows = []
@@ -270,9 +303,13 @@ def main(argv=None) -> list[dict]:
                 rows.append(row | {"data": source, "seed": seed})
                 accuracies.append(row.get("test_accuracy"))
                 print(format_row(row), flush=True)
-            if args.seeds > 1 and not args.smoke:  # one test set, several runs: how much is luck?
+            if (
+                args.seeds > 1 and not args.smoke
+            ):  # one test set, several runs: how much is luck?
                 mean, sd = statistics.mean(accuracies), statistics.stdev(accuracies)
-                print(f"{arch:>7}  test accuracy {mean:.3f} ± {sd:.3f} over {args.seeds} seeds")
+                print(
+                    f"{arch:>7}  test accuracy {mean:.3f} ± {sd:.3f} over {args.seeds} seeds"
+                )
     return rows
 
 

@@ -48,7 +48,11 @@ def report(name: str, passed: bool, feedback: str) -> CheckResult:
     except ImportError:
         in_notebook = False
     if in_notebook:
-        display({"text/plain": str(result)}, raw=True, metadata={METADATA_KEY: asdict(result)})
+        display(
+            {"text/plain": str(result)},
+            raw=True,
+            metadata={METADATA_KEY: asdict(result)},
+        )
     else:
         print(result)
     return result
@@ -64,14 +68,18 @@ def _is_number(value) -> bool:
 # ----------------------------------------------------------------------------- generic checks
 
 
-def check_shape(name: str, actual, expected: tuple[int, ...], *, axes: tuple[str, ...] = ()):
+def check_shape(
+    name: str, actual, expected: tuple[int, ...], *, axes: tuple[str, ...] = ()
+):
     """Compare a tensor's (or a shape's) dimensions, saying which axis differs, not its value."""
     shape = tuple(getattr(actual, "shape", actual))
     if shape == tuple(expected):
         return report(name, True, f"shape {list(shape)} is right.")
     if len(shape) != len(expected):
         return report(
-            name, False, f"got {len(shape)} dimensions, expected {len(expected)}: check the layout."
+            name,
+            False,
+            f"got {len(shape)} dimensions, expected {len(expected)}: check the layout.",
         )
     wrong = [i for i, (a, e) in enumerate(zip(shape, expected, strict=True)) if a != e]
     where = ", ".join(axes[i] if i < len(axes) else f"axis {i}" for i in wrong)
@@ -85,7 +93,9 @@ def check_model_output_shape(model, x, num_classes: int, *, name: str = "model o
     try:
         with torch.no_grad():
             out = model(x)
-    except Exception as error:  # the student's model may fail in any way; report, don't crash
+    except (
+        Exception
+    ) as error:  # the student's model may fail in any way; report, don't crash
         return report(name, False, f"the model raised {type(error).__name__}: {error}")
     out = getattr(out, "logits", out)
     return check_shape(name, out, (len(x), num_classes), axes=("batch", "classes"))
@@ -95,7 +105,9 @@ def check_receptive_field(answer, kernel_sizes, dilations=None, strides=None):
     """Check a receptive-field calculation for a stack of convolutions (chapter: Speech)."""
     name = "receptive field"
     if not _is_number(answer) or float(answer) != int(float(answer)):
-        return report(name, False, "the answer should be a whole number of input steps.")
+        return report(
+            name, False, "the answer should be a whole number of input steps."
+        )
     from utils.models.cnn import receptive_field
 
     n = len(kernel_sizes)
@@ -103,10 +115,14 @@ def check_receptive_field(answer, kernel_sizes, dilations=None, strides=None):
     field = receptive_field(kernel_sizes, dilations, strides)
     answer = int(float(answer))
     if answer == field:
-        return report(name, True, "right: each layer adds (kernel - 1) × dilation × jump.")
+        return report(
+            name, True, "right: each layer adds (kernel - 1) × dilation × jump."
+        )
     if answer == sum(kernel_sizes):
         hint = "you added the kernel sizes; neighbouring windows overlap, so a layer adds k - 1."
-    elif any(d != 1 for d in dilations) and answer == 1 + sum(k - 1 for k in kernel_sizes):
+    elif any(d != 1 for d in dilations) and answer == 1 + sum(
+        k - 1 for k in kernel_sizes
+    ):
         hint = "dilation spreads each kernel out: a layer adds (k - 1) × dilation."
     elif any(s != 1 for s in strides) and answer < field:
         hint = "strides compound: after a stride-s layer, every later step covers s inputs."
@@ -129,12 +145,16 @@ def check_receptive_field_ms(
     if abs(answer - expected) <= 0.5:
         return report(name, True, "right: (field - 1) hops plus one window.")
     hints = {
-        field * hop_length * ms: "each frame is a window longer than a hop: (field - 1) hops "
+        field
+        * hop_length
+        * ms: "each frame is a window longer than a hop: (field - 1) hops "
         "plus one window.",
-        (field - 1) * hop_length * ms: "that spans the frames' starts; add the window the last "
-        "frame covers.",
-        field * win_length * ms: "neighbouring frames overlap: they are one hop apart, not one "
-        "window.",
+        (field - 1)
+        * hop_length
+        * ms: "that spans the frames' starts; add the window the last frame covers.",
+        field
+        * win_length
+        * ms: "neighbouring frames overlap: they are one hop apart, not one window.",
     }
     for value, hint in hints.items():
         if abs(answer - value) <= 0.5:
@@ -150,7 +170,9 @@ def check_resampler(to_8k):
 
     name = "resampling to 8 kHz"
     if not callable(to_8k):
-        return report(name, False, "to_8k should be a function of a waveform and its rate.")
+        return report(
+            name, False, "to_8k should be a function of a waveform and its rate."
+        )
 
     def tone(hz: float, rate: int) -> torch.Tensor:
         return torch.sin(2 * math.pi * hz * torch.arange(rate) / rate)  # one second
@@ -159,7 +181,9 @@ def check_resampler(to_8k):
         x = torch.as_tensor(x, dtype=torch.float64).flatten()[400:-400]
         n = len(x)
         phase = 2 * math.pi * hz * torch.arange(n) / 8000
-        return float(2 * torch.hypot((x * phase.cos()).mean(), (x * phase.sin()).mean()))
+        return float(
+            2 * torch.hypot((x * phase.cos()).mean(), (x * phase.sin()).mean())
+        )
 
     try:
         kept = {rate: to_8k(tone(1000, rate), rate) for rate in (44100, 48000)}
@@ -189,13 +213,19 @@ def check_resampler(to_8k):
             f"a 6 kHz tone came back as a 2 kHz one at {alias:.2f} of "
             "its amplitude: low-pass below 4 kHz before downsampling.",
         )
-    return report(name, True, "right: the band is kept and nothing above 4 kHz folds back.")
+    return report(
+        name, True, "right: the band is kept and nothing above 4 kHz folds back."
+    )
 
 
-def check_between(name: str, value, low: float, high: float, *, what: str = "the value"):
+def check_between(
+    name: str, value, low: float, high: float, *, what: str = "the value"
+):
     """Check that a measured number (an accuracy, a loss) lies in an expected range."""
     if not _is_number(value):
-        return report(name, False, f"{what} should be a number, got {type(value).__name__}.")
+        return report(
+            name, False, f"{what} should be a number, got {type(value).__name__}."
+        )
     value = float(value)
     if low <= value <= high:
         return report(name, True, f"{what} is in the expected range.")
@@ -215,12 +245,20 @@ def check_file_sha256(answer, path):
     expected = hashlib.sha256(data).hexdigest()
     answer = str(answer).strip().lower()
     if answer == expected:
-        return report(name, True, "right: this is the digest fetch compares with the manifest.")
+        return report(
+            name, True, "right: this is the digest fetch compares with the manifest."
+        )
     if len(answer) != 64:
-        return report(name, False, "a SHA-256 digest is 64 hexadecimal characters: .hexdigest().")
+        return report(
+            name, False, "a SHA-256 digest is 64 hexadecimal characters: .hexdigest()."
+        )
     if answer == hashlib.sha256(data[44:]).hexdigest():
-        return report(name, False, "you hashed the samples only: hash every byte of the file.")
-    return report(name, False, "not this file's digest: hash its raw bytes (open it with 'rb').")
+        return report(
+            name, False, "you hashed the samples only: hash every byte of the file."
+        )
+    return report(
+        name, False, "not this file's digest: hash its raw bytes (open it with 'rb')."
+    )
 
 
 def check_longest_recording(answer_seconds, recordings_folder):
@@ -236,15 +274,25 @@ def check_longest_recording(answer_seconds, recordings_folder):
         with wave.open(str(path)) as f:
             longest = max(longest, f.getnframes() / f.getframerate())
     answer = float(answer_seconds)
-    if abs(answer - longest) <= 0.005 + 1e-9:  # exact, or rounded to hundredths of a second
+    if (
+        abs(answer - longest) <= 0.005 + 1e-9
+    ):  # exact, or rounded to hundredths of a second
         return report(name, True, "right: samples divided by the sample rate.")
     if math.isclose(answer, longest * 8000, rel_tol=1e-3):
-        return report(name, False, "that is a number of samples: divide by the sample rate.")
+        return report(
+            name, False, "that is a number of samples: divide by the sample rate."
+        )
     if math.isclose(answer, longest * 1000, rel_tol=1e-3):
-        return report(name, False, "that looks like milliseconds: the answer is in seconds.")
+        return report(
+            name, False, "that looks like milliseconds: the answer is in seconds."
+        )
     if answer > longest:
-        return report(name, False, "longer than any recording: count samples, not bytes.")
-    return report(name, False, "a longer recording exists: did you look at all 3,000 files?")
+        return report(
+            name, False, "longer than any recording: count samples, not bytes."
+        )
+    return report(
+        name, False, "a longer recording exists: did you look at all 3,000 files?"
+    )
 
 
 def check_tata_window(has_tata, *, start: int = 160, end: int = 185):
@@ -261,16 +309,22 @@ def check_tata_window(has_tata, *, start: int = 160, end: int = 185):
 
     try:
         found = {at: bool(has_tata(planted("TATAAAT", at))) for at in range(130, 200)}
-        spelled = [bool(has_tata(planted(m, 170))) for m in ("TATAAAA", "TATATAT", "TATAGAA")]
+        spelled = [
+            bool(has_tata(planted(m, 170))) for m in ("TATAAAA", "TATATAT", "TATAGAA")
+        ]
     except Exception as error:  # the student's code: report, do not crash
         return report(name, False, f"has_tata raised {type(error).__name__}: {error}")
     if spelled[:2] != [True, True]:
-        return report(name, False, "W stands for A or T: TATAAAA and TATATAT both match.")
+        return report(
+            name, False, "W stands for A or T: TATAAAA and TATATAT both match."
+        )
     if spelled[2]:
         return report(name, False, "TATAGAA is no match: W is A or T, never G.")
     inside = [at for at, hit in found.items() if hit]
     if inside == list(range(start, end - length + 1)):
-        return report(name, True, "right: a match must start and end inside the window.")
+        return report(
+            name, True, "right: a match must start and end inside the window."
+        )
     if not inside:
         return report(name, False, "no planted TATAWAW was found at any position.")
     first, last_end = inside[0], inside[-1] + length
@@ -279,7 +333,9 @@ def check_tata_window(has_tata, *, start: int = 160, end: int = 185):
         hints.append(f"your window starts at {first}, not {start}")
     if last_end != end:
         hints.append(f"it ends at {last_end} (exclusive), not {end}")
-    return report(name, False, "; ".join(hints) + ": slice sequence[160:185] and search in it.")
+    return report(
+        name, False, "; ".join(hints) + ": slice sequence[160:185] and search in it."
+    )
 
 
 def check_tata_fraction(answer, sequences, *, start: int = 160, end: int = 185):
@@ -293,13 +349,21 @@ def check_tata_fraction(answer, sequences, *, start: int = 160, end: int = 185):
     pattern = re.compile("TATA[AT]A[AT]")
     hits = sum(bool(pattern.search(s[start:end].upper())) for s in sequences)
     expected, answer = hits / len(sequences), float(answer)
-    if math.isclose(answer, expected, abs_tol=0.5 / len(sequences)):  # exactly this count
+    if math.isclose(
+        answer, expected, abs_tol=0.5 / len(sequences)
+    ):  # exactly this count
         return report(name, True, "right.")
     if math.isclose(answer, hits, abs_tol=0.5):
-        return report(name, False, "that is a count: divide by the number of sequences.")
+        return report(
+            name, False, "that is a count: divide by the number of sequences."
+        )
     if answer > 1:
-        return report(name, False, "a fraction lies between 0 and 1 (not a percentage).")
-    return report(name, False, "not quite: W stands for A or T; use the slice [160:185].")
+        return report(
+            name, False, "a fraction lies between 0 and 1 (not a percentage)."
+        )
+    return report(
+        name, False, "not quite: W stands for A or T; use the slice [160:185]."
+    )
 
 
 # ----------------------------------------------------------------------------- chapter: Speech
@@ -312,37 +376,55 @@ def check_num_frames(answer, *, num_samples: int, hop_length: int, n_fft: int):
         return report(name, False, "a number of frames is a whole number.")
     expected, answer = 1 + num_samples // hop_length, int(float(answer))
     if answer == expected:
-        return report(name, True, "right: with center=True there is a frame on every hop.")
+        return report(
+            name, True, "right: with center=True there is a frame on every hop."
+        )
     if answer == expected - 1:
-        return report(name, False, "off by one: count the frame centred on sample 0 too.")
+        return report(
+            name, False, "off by one: count the frame centred on sample 0 too."
+        )
     if answer == 1 + (num_samples - n_fft) // hop_length:
-        return report(name, False, "that is center=False; the course pads so frames are centred.")
+        return report(
+            name, False, "that is center=False; the course pads so frames are centred."
+        )
     return report(name, False, "one frame every hop_length samples: how many hops fit?")
 
 
 # ----------------------------------------------------------------------------- chapter: Images
 
 
-def check_gru_parameters(answer, *, input_size: int, hidden_size: int, num_classes: int = 10):
+def check_gru_parameters(
+    answer, *, input_size: int, hidden_size: int, num_classes: int = 10
+):
     """Check a hand count of the parameters of one ``nn.GRU`` layer (chapter: Images)."""
     name = "GRU parameters"
     if not _is_number(answer) or float(answer) != int(float(answer)):
         return report(name, False, "a number of parameters is a whole number.")
     F, H, answer = input_size, hidden_size, int(float(answer))
-    per_gate = H * F + H * H + 2 * H  # input weights, recurrent weights, two bias vectors
+    per_gate = (
+        H * F + H * H + 2 * H
+    )  # input weights, recurrent weights, two bias vectors
     expected = 3 * per_gate
     if answer == expected:
-        return report(name, True, "right: three gates, each with W_i, W_h and two bias vectors.")
+        return report(
+            name, True, "right: three gates, each with W_i, W_h and two bias vectors."
+        )
     hints = {
-        expected + H * num_classes + num_classes: "that includes the classifier head: count the "
-        "GRU layer only.",
-        3 * (H * F + H * H + H): "PyTorch gives each gate two bias vectors (b_i and b_h).",
+        expected
+        + H * num_classes
+        + num_classes: "that includes the classifier head: count the GRU layer only.",
+        3
+        * (
+            H * F + H * H + H
+        ): "PyTorch gives each gate two bias vectors (b_i and b_h).",
         3 * (H * F + H * H): "the biases are parameters too.",
         4 * per_gate: "four blocks of weights is an LSTM; a GRU has three.",
         per_gate: "a GRU has more than one block of weights: one per gate and the candidate.",
         2 * expected: "the chapter's GRU reads in one direction only.",
         3
-        * (H * F + 2 * H): "each gate also has recurrent weights, from the hidden state to itself.",
+        * (
+            H * F + 2 * H
+        ): "each gate also has recurrent weights, from the hidden state to itself.",
     }
     if answer in hints:
         return report(name, False, hints[answer])
@@ -360,7 +442,9 @@ def check_unpermuted(answer, original, permutation):
 
     name = "undo the permutation"
     if not isinstance(answer, torch.Tensor):
-        return report(name, False, f"expected a tensor of images, got {type(answer).__name__}.")
+        return report(
+            name, False, f"expected a tensor of images, got {type(answer).__name__}."
+        )
     if answer.shape != original.shape:
         return report(
             name,
@@ -370,7 +454,9 @@ def check_unpermuted(answer, original, permutation):
         )
     answer, original = answer.float(), original.float()
     if torch.allclose(answer, original, atol=1e-3):
-        return report(name, True, "right: the inverse permutation puts every pixel back.")
+        return report(
+            name, True, "right: the inverse permutation puts every pixel back."
+        )
     shuffled = permute_pixels(original, permutation).float()
     if torch.allclose(answer, shuffled, atol=1e-3):
         return report(name, False, "these are still the permuted images.")
@@ -381,7 +467,9 @@ def check_unpermuted(answer, original, permutation):
             "you applied the permutation a second time; you need its inverse: position "
             "permutation[i] must receive pixel i.",
         )
-    return report(name, False, "not the original images: compare one image before and after.")
+    return report(
+        name, False, "not the original images: compare one image before and after."
+    )
 
 
 def check_nearest_mean_accuracy(answer, train_x, train_y, test_x, test_y):
@@ -404,24 +492,38 @@ def check_nearest_mean_accuracy(answer, train_x, train_y, test_x, test_y):
 
     train_means = class_means(train_x, train_y, num_classes)
     expected, answer = accuracy_with(train_means), float(answer)
-    tolerance = 2 / len(test_y)  # a tie or two may fall either way in float16 or float32
+    tolerance = 2 / len(
+        test_y
+    )  # a tie or two may fall either way in float16 or float32
     if math.isclose(answer, expected, abs_tol=tolerance):
-        return report(name, True, "right: a linear classifier with one template per class.")
+        return report(
+            name, True, "right: a linear classifier with one template per class."
+        )
     if answer > 1 and math.isclose(answer / 100, expected, abs_tol=tolerance):
-        return report(name, False, "that is a percentage: give a fraction between 0 and 1.")
+        return report(
+            name, False, "that is a percentage: give a fraction between 0 and 1."
+        )
     if math.isclose(
-        answer, accuracy_with(class_means(test_x, test_y, num_classes)), abs_tol=tolerance
+        answer,
+        accuracy_with(class_means(test_x, test_y, num_classes)),
+        abs_tol=tolerance,
     ):
         return report(
-            name, False, "those class means come from the test images: use the training images."
+            name,
+            False,
+            "those class means come from the test images: use the training images.",
         )
-    if math.isclose(answer, accuracy_with(train_means, similarity=True), abs_tol=tolerance):
+    if math.isclose(
+        answer, accuracy_with(train_means, similarity=True), abs_tol=tolerance
+    ):
         return report(
             name,
             False,
             "the largest dot product favours bright, large classes; take the smallest distance.",
         )
-    return report(name, False, "not quite: means over training images, then the closest mean.")
+    return report(
+        name, False, "not quite: means over training images, then the closest mean."
+    )
 
 
 # ------------------------------------------------------------------ chapters: Foundations (Part I)
@@ -440,20 +542,27 @@ def check_flattened_size(answer, *, channels: int, length: int, pools):
     name = "flattened size"
     answer = _whole(answer)
     if answer is None:
-        return report(name, False, "a number of inputs to a dense layer is a whole number.")
+        return report(
+            name, False, "a number of inputs to a dense layer is a whole number."
+        )
     remaining = length
     for pool in pools:
-        remaining = -(-remaining // pool)  # ceil: a pool of 2 halves the length, rounding up
+        remaining = -(
+            -remaining // pool
+        )  # ceil: a pool of 2 halves the length, rounding up
     expected = channels * remaining
     if answer == expected:
         return report(name, True, "right: channels × the length left after pooling.")
     hints = {
-        channels * length: "the pools shrink the length before the dense layer: divide by each.",
+        channels
+        * length: "the pools shrink the length before the dense layer: divide by each.",
         remaining: "every channel keeps its own value at each position: multiply by channels.",
         length: "the dense layer sees every channel at every remaining position.",
     }
     if len(pools) > 1:
-        hints[channels * -(-length // pools[0])] = "every pool divides the length, not only one."
+        hints[channels * -(-length // pools[0])] = (
+            "every pool divides the length, not only one."
+        )
     if answer in hints:
         return report(name, False, hints[answer])
     return report(name, False, "too small." if answer < expected else "too large.")
@@ -467,7 +576,9 @@ def check_lstm_parameters(answer, *, input_size: int, hidden_size: int):
     if answer is None:
         return report(name, False, "a number of parameters is a whole number.")
     F, H = input_size, hidden_size
-    per_gate = H * F + H * H + 2 * H  # input weights, recurrent weights, two bias vectors
+    per_gate = (
+        H * F + H * H + 2 * H
+    )  # input weights, recurrent weights, two bias vectors
     expected = 4 * per_gate
     if answer == expected:
         return report(
@@ -477,11 +588,15 @@ def check_lstm_parameters(answer, *, input_size: int, hidden_size: int):
             "input weights, recurrent weights and two bias vectors.",
         )
     hints = {
-        4 * (H * F + H * H + H): "PyTorch gives each block two bias vectors (b_i and b_h).",
+        4
+        * (
+            H * F + H * H + H
+        ): "PyTorch gives each block two bias vectors (b_i and b_h).",
         4 * (H * F + H * H): "the biases are parameters too.",
         3 * per_gate: "three blocks of weights is a GRU; an LSTM has four.",
         per_gate: "an LSTM has one block of weights per gate, plus one for the candidate.",
-        2 * expected: "one direction only: a bidirectional LSTM would have twice as many.",
+        2
+        * expected: "one direction only: a bidirectional LSTM would have twice as many.",
         4 * (H * F + 2 * H): "each block also has recurrent weights, from h to itself.",
     }
     if answer in hints:
@@ -499,45 +614,70 @@ def check_adding_baseline(answer, *, high: float = 1.0):
     answer, one = float(answer), high**2 / 12  # the variance of one U(0, high)
     tol = 2e-3 * high**2
     if math.isclose(answer, 2 * one, abs_tol=tol):
-        return report(name, True, "right: the variance of a sum of two independent uniforms.")
+        return report(
+            name, True, "right: the variance of a sum of two independent uniforms."
+        )
     if math.isclose(answer, one, abs_tol=tol):
         return report(
-            name, False, "that is the variance of one uniform number; the target adds two."
+            name,
+            False,
+            "that is the variance of one uniform number; the target adds two.",
         )
     if math.isclose(answer, (2 * one) ** 0.5, abs_tol=tol):
         return report(
-            name, False, "that is a standard deviation; the mean *squared* error is a variance."
+            name,
+            False,
+            "that is a standard deviation; the mean *squared* error is a variance.",
         )
     if math.isclose(answer, 4 * one, abs_tol=tol):
-        return report(name, False, "variances of independent numbers add; they do not double.")
+        return report(
+            name, False, "variances of independent numbers add; they do not double."
+        )
     if high != 1 and math.isclose(answer, 2 / 12, abs_tol=2e-3):
         return report(
-            name, False, "that is the [0, 1) task: a uniform on [0, h) has variance h²/12."
+            name,
+            False,
+            "that is the [0, 1) task: a uniform on [0, h) has variance h²/12.",
         )
     return report(
-        name, False, "the best constant is the mean: its error is the variance of the target."
+        name,
+        False,
+        "the best constant is the mean: its error is the variance of the target.",
     )
 
 
 def check_conv_output_length(
-    answer, *, length: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1
+    answer,
+    *,
+    length: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
 ):
     """Check the output length of a 1-D convolution (chapter: Convolutional networks)."""
     name = "output length"
     answer = _whole(answer)
     if answer is None:
         return report(name, False, "a length is a whole number of steps.")
-    span = dilation * (kernel_size - 1)  # how far the first and last tap of a kernel are apart
+    span = dilation * (
+        kernel_size - 1
+    )  # how far the first and last tap of a kernel are apart
     expected = (length + 2 * padding - span - 1) // stride + 1
     if answer == expected:
         return report(name, True, "right: floor((L + 2p - d(k - 1) - 1) / s) + 1.")
     hints = {
-        (length + 2 * padding - span - 1) // stride: "off by one: the first window counts too.",
+        (length + 2 * padding - span - 1)
+        // stride: "off by one: the first window counts too.",
         (length - span - 1) // stride + 1: "padding adds p steps at each end.",
-        (length + 2 * padding - (kernel_size - 1) - 1) // stride + 1: "dilation spreads the "
-        "kernel: its taps span d(k - 1) + 1 steps.",
-        length + 2 * padding - span: "the stride moves the window s steps at a time: divide.",
-        -(-(length + 2 * padding - span) // stride): "a window that would run past the end is "
+        (length + 2 * padding - (kernel_size - 1) - 1) // stride
+        + 1: "dilation spreads the kernel: its taps span d(k - 1) + 1 steps.",
+        length
+        + 2 * padding
+        - span: "the stride moves the window s steps at a time: divide.",
+        -(
+            -(length + 2 * padding - span) // stride
+        ): "a window that would run past the end is "
         "dropped: round down, then add the first window.",
     }
     hints.pop(expected, None)
@@ -566,8 +706,10 @@ def check_conv_parameters(
     hints = {
         out_channels * in_channels * taps: "each output channel has a bias too.",
         out_channels * taps + out_channels: "each filter spans every input channel.",
-        out_channels * in_channels * kernel_size + out_channels: "a 2-D kernel has k × k taps.",
-        in_channels * taps + 1: "that is one filter; the layer has one per output channel.",
+        out_channels * in_channels * kernel_size
+        + out_channels: "a 2-D kernel has k × k taps.",
+        in_channels * taps
+        + 1: "that is one filter; the layer has one per output channel.",
     }
     hints.pop(expected, None)
     if answer in hints:
@@ -582,7 +724,9 @@ def check_reverse_complement(answer, sequence: str):
     """Check the reverse complement of a DNA ``sequence``, written as a string (chapter: DNA)."""
     name = "reverse complement"
     if not isinstance(answer, str):
-        return report(name, False, "write the answer as a string of letters, e.g. 'ACGT'.")
+        return report(
+            name, False, "write the answer as a string of letters, e.g. 'ACGT'."
+        )
     pairs = str.maketrans("ACGT", "TGCA")
     sequence, answer = sequence.upper(), answer.strip().upper()
     expected = sequence.translate(pairs)[::-1]
@@ -591,12 +735,18 @@ def check_reverse_complement(answer, sequence: str):
     if len(answer) != len(sequence):
         return report(name, False, f"the other strand has {len(sequence)} bases too.")
     if answer == sequence[::-1]:
-        return report(name, False, "reversed, but not complemented: swap A<->T and C<->G.")
+        return report(
+            name, False, "reversed, but not complemented: swap A<->T and C<->G."
+        )
     if answer == sequence.translate(pairs):
         return report(
-            name, False, "complemented, but not reversed: the other strand runs the other way."
+            name,
+            False,
+            "complemented, but not reversed: the other strand runs the other way.",
         )
-    return report(name, False, "not quite: complement every base (A<->T, C<->G), then reverse.")
+    return report(
+        name, False, "not quite: complement every base (A<->T, C<->G), then reverse."
+    )
 
 
 def check_pooled_steps(answer, *, length: int, pool: int):
@@ -607,9 +757,13 @@ def check_pooled_steps(answer, *, length: int, pool: int):
         return report(name, False, "a number of steps is a whole number.")
     expected, answer = -(-length // pool), int(float(answer))
     if answer == expected:
-        return report(name, True, "right: one step per window, the last one partly filled.")
+        return report(
+            name, True, "right: one step per window, the last one partly filled."
+        )
     if answer == length // pool:
-        return report(name, False, "ceil_mode=True keeps the last, partly filled window.")
+        return report(
+            name, False, "ceil_mode=True keeps the last, partly filled window."
+        )
     if answer == length:
         return report(name, False, "that is the number of bases: pooling comes first.")
     return report(name, False, "divide the length by the pool size, rounding up.")
@@ -636,7 +790,9 @@ def check_ctc_collapse(answer):
         try:
             got = [int(s) for s in answer(list(path), blank)]
         except Exception as error:
-            return report(name, False, f"collapse_path({path}, {blank}) raised {error!r}.")
+            return report(
+                name, False, f"collapse_path({path}, {blank}) raised {error!r}."
+            )
         if got == expected:
             continue
         kept = [s for s in path if s != blank]
@@ -649,7 +805,9 @@ def check_ctc_collapse(answer):
         else:
             feedback = f"expected {expected}, got {got}."
         return report(name, False, f"collapse_path({path}, blank={blank}): {feedback}")
-    return report(name, True, "right: repeats merge, then blanks go, so a blank separates 5 5.")
+    return report(
+        name, True, "right: repeats merge, then blanks go, so a blank separates 5 5."
+    )
 
 
 def _pin_log_probs(steps: list[dict], classes: int = 11):
@@ -673,12 +831,17 @@ def _likeliest_pin(log_probs, steps: int) -> list[int]:
     from utils.ctc import ctc_beam_decode, ctc_loss
 
     best = ctc_beam_decode(log_probs[None, :steps], beam_width=8)[0]
-    candidates = {tuple(best)} | {tuple(best[:i] + best[i + 1 :]) for i in range(len(best))}
+    candidates = {tuple(best)} | {
+        tuple(best[:i] + best[i + 1 :]) for i in range(len(best))
+    }
     for i in range(len(best) + 1):
         candidates |= {(*best[:i], d, *best[i:]) for d in range(10)}
     pins = sorted(c for c in candidates if len(c) == 4)
     lengths = torch.tensor([steps])
-    scores = [-float(ctc_loss(log_probs[None, :steps], lengths, torch.tensor([c]))) for c in pins]
+    scores = [
+        -float(ctc_loss(log_probs[None, :steps], lengths, torch.tensor([c])))
+        for c in pins
+    ]
     return list(pins[max(range(len(pins)), key=scores.__getitem__)])
 
 
@@ -725,4 +888,6 @@ def check_pin_decoder(answer):
                 "its CTC probability and keep the highest."
             )
         return report(name, False, f"{case}: {feedback}")
-    return report(name, True, "right: the likeliest four-digit reading, padding ignored.")
+    return report(
+        name, True, "right: the likeliest four-digit reading, padding ignored."
+    )

@@ -31,7 +31,9 @@ def _env_flag(name: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"{name}={value!r} is not a yes/no value: use {name}=1 or leave it unset.")
+    raise ValueError(
+        f"{name}={value!r} is not a yes/no value: use {name}=1 or leave it unset."
+    )
 
 
 class Config:
@@ -110,9 +112,13 @@ def get_device(override: str | None = None):
     if name:
         device = torch.device(name)  # raises on a malformed name
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"COURSE_DEVICE={name!r} but CUDA is not available on this machine.")
+            raise RuntimeError(
+                f"COURSE_DEVICE={name!r} but CUDA is not available on this machine."
+            )
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise RuntimeError(f"COURSE_DEVICE={name!r} but MPS is not available on this machine.")
+            raise RuntimeError(
+                f"COURSE_DEVICE={name!r} but MPS is not available on this machine."
+            )
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -24,7 +24,9 @@ BLANK = -1  # the blank is the last class: see the module docstring
 # ----------------------------------------------------------------------------- loss
 
 
-def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def ctc_loss(
+    log_probs: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """Mean CTC loss of per-step ``log_probs`` ``[B, T, C + 1]`` with ``lengths`` ``[B]`` valid
     steps, against targets ``y``: ``[B]`` (one symbol each) or ``[B, S]`` padded with -1."""
     targets = y.unsqueeze(1) if y.dim() == 1 else y  # (B, S)
@@ -54,12 +56,20 @@ def _ctc_inputs(log_probs, lengths, blank: int):
         )
     B, T, C = log_probs.shape
     if not -C <= blank < C:
-        raise ValueError(f"blank={blank} is not one of the {C} classes; the course's blank is -1")
-    lengths = [T] * B if lengths is None else [int(n) for n in torch.as_tensor(lengths).flatten()]
+        raise ValueError(
+            f"blank={blank} is not one of the {C} classes; the course's blank is -1"
+        )
+    lengths = (
+        [T] * B
+        if lengths is None
+        else [int(n) for n in torch.as_tensor(lengths).flatten()]
+    )
     return log_probs, lengths, blank % C
 
 
-def ctc_greedy_decode(log_probs, lengths=None, *, blank: int = BLANK) -> list[list[int]]:
+def ctc_greedy_decode(
+    log_probs, lengths=None, *, blank: int = BLANK
+) -> list[list[int]]:
     """Best path decoding: take the most likely symbol at each step, merge repeats, drop blanks
     (chapter: Hybrids). ``a a - a`` decodes to ``a a``; ``a a a`` to ``a``."""
     log_probs, lengths, blank = _ctc_inputs(log_probs, lengths, blank)
@@ -93,7 +103,9 @@ def ctc_beam_decode(
     log_probs, lengths, blank = _ctc_inputs(log_probs, lengths, blank)
     decoded = []
     for seq, n in zip(log_probs.tolist(), lengths, strict=True):
-        beams = {(): (0.0, -math.inf)}  # prefix -> (log p ending in blank, log p ending in symbol)
+        beams = {
+            (): (0.0, -math.inf)
+        }  # prefix -> (log p ending in blank, log p ending in symbol)
         for step in seq[:n]:
             new: dict[tuple, list[float]] = {}
 
@@ -103,16 +115,22 @@ def ctc_beam_decode(
 
             for prefix, (p_b, p_s) in beams.items():
                 p_total = _logsumexp(p_b, p_s)
-                add(prefix, p_blank=p_total + step[blank])  # emit blank: prefix unchanged
+                add(
+                    prefix, p_blank=p_total + step[blank]
+                )  # emit blank: prefix unchanged
                 for c, p_c in enumerate(step):
                     if c == blank:
                         continue
                     if prefix and prefix[-1] == c:
                         add(prefix, p_symbol=p_s + p_c)  # repeat without blank: merged
-                        add((*prefix, c), p_symbol=p_b + p_c)  # after a blank: a new label
+                        add(
+                            (*prefix, c), p_symbol=p_b + p_c
+                        )  # after a blank: a new label
                     else:
                         add((*prefix, c), p_symbol=p_total + p_c)
-            ranked = sorted(new.items(), key=lambda kv: _logsumexp(*kv[1]), reverse=True)
+            ranked = sorted(
+                new.items(), key=lambda kv: _logsumexp(*kv[1]), reverse=True
+            )
             beams = dict(ranked[:beam_width])
         best = max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))[0]
         decoded.append(list(best))
@@ -129,7 +147,9 @@ def edit_distance(reference, hypothesis) -> int:
     for i, r in enumerate(reference, start=1):
         current = [i]
         for j, h in enumerate(hypothesis, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+            )
         previous = current
     return previous[-1]
 
@@ -137,7 +157,9 @@ def edit_distance(reference, hypothesis) -> int:
 def error_rate(references, hypotheses) -> float:
     """Total edit distance over total reference length: the word/character/digit error rate
     (chapter: Hybrids)."""
-    errors = sum(edit_distance(r, h) for r, h in zip(references, hypotheses, strict=True))
+    errors = sum(
+        edit_distance(r, h) for r, h in zip(references, hypotheses, strict=True)
+    )
     return errors / max(1, sum(len(r) for r in references))
 
 

@@ -37,7 +37,9 @@ def recurrent_layer(
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {tuple(CELLS)}, got {cell!r}")
     if forget_bias is not None and cell != "lstm":
-        raise ValueError(f"forget_bias applies to an LSTM only, not to {cell!r}: leave it None")
+        raise ValueError(
+            f"forget_bias applies to an LSTM only, not to {cell!r}: leave it None"
+        )
     torch.manual_seed(seed)
     layer = CELLS[cell](input_size, hidden_size, batch_first=True)
     if recurrent_scale is not None:
@@ -69,7 +71,9 @@ def gradient_norm_per_step(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     gradient's norm at each step, averaged over the batch. Weights' gradients are left as found.
     """
     if x.dim() != 3:
-        raise ValueError(f"x must be [batch, time, features], got shape {list(x.shape)}")
+        raise ValueError(
+            f"x must be [batch, time, features], got shape {list(x.shape)}"
+        )
     x = x.detach().clone().requires_grad_(True)
     was_training = model.training
     model.eval()  # no dropout: measure the network, not a random mask

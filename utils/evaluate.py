@@ -126,7 +126,9 @@ class FrameLogits(Logits):
 
     def loss(self, outputs, y) -> torch.Tensor:
         # cross_entropy wants classes second: (B, T, C) -> (B, C, T)
-        return nn.functional.cross_entropy(outputs.float().transpose(1, 2), y, ignore_index=-1)
+        return nn.functional.cross_entropy(
+            outputs.float().transpose(1, 2), y, ignore_index=-1
+        )
 
     def _labelled_steps(self, outputs, y):
         labelled = y >= 0  # (B, T)
@@ -154,12 +156,18 @@ class Transcript:
         return CTCOutput(outputs.log_probs.detach().float(), outputs.lengths.detach())
 
     def concat(self, chunks):
-        steps = max(c.log_probs.shape[1] for c in chunks)  # batches may differ in length
+        steps = max(
+            c.log_probs.shape[1] for c in chunks
+        )  # batches may differ in length
         log_probs = [  # pad the steps past each batch's end (never read: ``lengths`` stop first)
-            torch.nn.functional.pad(c.log_probs.cpu(), (0, 0, 0, steps - c.log_probs.shape[1]))
+            torch.nn.functional.pad(
+                c.log_probs.cpu(), (0, 0, 0, steps - c.log_probs.shape[1])
+            )
             for c in chunks
         ]
-        return CTCOutput(torch.cat(log_probs), torch.cat([c.lengths.cpu() for c in chunks]))
+        return CTCOutput(
+            torch.cat(log_probs), torch.cat([c.lengths.cpu() for c in chunks])
+        )
 
     def loss(self, outputs, y) -> torch.Tensor:
         return ctc_loss(outputs.log_probs, outputs.lengths, y)
@@ -184,7 +192,11 @@ def output_kind(outputs):
     for kind in OUTPUT_KINDS:
         if kind.matches(outputs):
             return kind
-    what = list(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs).__name__
+    what = (
+        list(outputs.shape)
+        if isinstance(outputs, torch.Tensor)
+        else type(outputs).__name__
+    )
     raise TypeError(
         f"the model returned {what}, which is no kind of output the course knows: logits "
         "[batch, classes], per-step logits [batch, time, classes] or a CTCOutput. A new kind "
@@ -231,11 +243,15 @@ def score(metric: str, outputs, y) -> float:
     return kind.score(metric, outputs, y)
 
 
-def evaluate_model(model, split, *, batch_size: int = 256, device=None) -> dict[str, float]:
+def evaluate_model(
+    model, split, *, batch_size: int = 256, device=None
+) -> dict[str, float]:
     """Predict ``split`` and return every metric of the output's kind plus the parameter count
     (chapter: Speech)."""
     outputs = predict(model, split, batch_size=batch_size, device=device)
-    return output_kind(outputs).summary(outputs, split.y) | {"parameters": count_parameters(model)}
+    return output_kind(outputs).summary(outputs, split.y) | {
+        "parameters": count_parameters(model)
+    }
 
 
 # ----------------------------------------------------------------------------- speed
@@ -243,7 +259,14 @@ def evaluate_model(model, split, *, batch_size: int = 256, device=None) -> dict[
 
 @torch.inference_mode()
 def measure_inference(
-    model, x, lengths=None, *, batch_sizes=(1, 256), warmup: int = 3, repeats: int = 10, device=None
+    model,
+    x,
+    lengths=None,
+    *,
+    batch_sizes=(1, 256),
+    warmup: int = 3,
+    repeats: int = 10,
+    device=None,
 ) -> dict[int, dict[str, float]]:
     """Inference latency and throughput at each batch size (chapter: Speech).
 
@@ -295,7 +318,9 @@ def time_forward_backward(
             torch.cuda.synchronize()
         start = time.perf_counter()
         outputs = model(x, lengths)
-        outputs = getattr(outputs, "log_probs", outputs)  # a CTC model's output is a tuple
+        outputs = getattr(
+            outputs, "log_probs", outputs
+        )  # a CTC model's output is a tuple
         outputs.float().sum().backward()
         if device.type == "cuda":
             torch.cuda.synchronize()

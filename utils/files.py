@@ -24,7 +24,9 @@ from typing import IO
 
 # errors that mean "this folder cannot take the file" (no permission, read-only, full), as
 # opposed to a bug: callers fall back to another folder or say which setting to change
-WRITE_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+WRITE_ERRORS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+)
 
 
 @contextmanager
@@ -33,7 +35,9 @@ def atomic_write(path, mode: str = "w", **open_kwargs) -> Iterator[IO]:
     block ends normally it replaces ``path``, when it raises it is deleted. Parent folders are
     created. Text mode defaults to UTF-8."""
     if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_write writes a whole new file: mode 'w' or 'wb', got {mode!r}")
+        raise ValueError(
+            f"atomic_write writes a whole new file: mode 'w' or 'wb', got {mode!r}"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode == "w":

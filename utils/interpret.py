@@ -12,7 +12,9 @@ import torch
 from torch import nn
 
 
-def saliency(model: nn.Module, x: torch.Tensor, lengths=None, target=None) -> torch.Tensor:
+def saliency(
+    model: nn.Module, x: torch.Tensor, lengths=None, target=None
+) -> torch.Tensor:
     """Gradient x input for each example: how much each input value pushed the ``target`` logit
     (default: the predicted class) (chapter: DNA). Same shape as ``x``; for one-hot DNA the value
     at the present base is that base's contribution."""
@@ -20,7 +22,11 @@ def saliency(model: nn.Module, x: torch.Tensor, lengths=None, target=None) -> to
     model.eval()
     x = x.detach().clone().requires_grad_(True)
     logits = model(x, lengths)  # (B, classes)
-    target = logits.argmax(dim=1) if target is None else torch.as_tensor(target).expand(len(x))
+    target = (
+        logits.argmax(dim=1)
+        if target is None
+        else torch.as_tensor(target).expand(len(x))
+    )
     logits.gather(1, target.view(-1, 1).to(logits.device)).sum().backward()
     model.train(was_training)
     return (x.grad * x).detach()
@@ -35,7 +41,9 @@ def first_conv(model: nn.Module) -> nn.Conv1d:
 
 
 @torch.no_grad()
-def filter_pfms(conv: nn.Conv1d, x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+def filter_pfms(
+    conv: nn.Conv1d, x: torch.Tensor, threshold: float = 0.5
+) -> torch.Tensor:
     """Position frequency matrices of what each filter responds to (chapter: DNA).
 
     For every filter, collect the input windows where its activation exceeds ``threshold`` times
@@ -49,7 +57,9 @@ def filter_pfms(conv: nn.Conv1d, x: torch.Tensor, threshold: float = 0.5) -> tor
         )
     k, d = conv.kernel_size[0], conv.dilation[0]
     span = (k - 1) * d + 1
-    activation = nn.functional.conv1d(x, conv.weight, conv.bias, dilation=d)  # (N, F, L - span + 1)
+    activation = nn.functional.conv1d(
+        x, conv.weight, conv.bias, dilation=d
+    )  # (N, F, L - span + 1)
     windows = x.unfold(2, span, 1)[..., ::d]  # (N, 4, L - span + 1, k)
     counts = torch.zeros(conv.out_channels, k, x.shape[1])
     for f in range(conv.out_channels):
@@ -96,7 +106,12 @@ def pfm_similarity(pfm, reference, *, min_overlap: int | None = None) -> dict:
     """
     pfm = torch.as_tensor(pfm, dtype=torch.float64)
     reference = torch.as_tensor(reference, dtype=torch.float64)
-    if pfm.ndim != 2 or reference.ndim != 2 or pfm.shape[1] != 4 or reference.shape[1] != 4:
+    if (
+        pfm.ndim != 2
+        or reference.ndim != 2
+        or pfm.shape[1] != 4
+        or reference.shape[1] != 4
+    ):
         raise ValueError(
             f"expected two [positions, 4] matrices, got {list(pfm.shape)} and "
             f"{list(reference.shape)}: transpose a [4, positions] matrix with .T"
@@ -104,12 +119,16 @@ def pfm_similarity(pfm, reference, *, min_overlap: int | None = None) -> dict:
     k, w = len(pfm), len(reference)
     overlap = min(k, w) if min_overlap is None else min_overlap
     if not 1 <= overlap <= min(k, w):
-        raise ValueError(f"min_overlap must be between 1 and {min(k, w)}, got {min_overlap}")
+        raise ValueError(
+            f"min_overlap must be between 1 and {min(k, w)}, got {min_overlap}"
+        )
     best = {"score": -2.0, "offset": 0, "strand": "+"}
     for strand, ref in (("+", reference), ("-", reverse_complement_pfm(reference))):
         for offset in range(overlap - w, k - overlap + 1):
             lo, hi = max(0, offset), min(k, offset + w)  # the overlap, in pfm positions
-            score = _column_correlations(pfm[lo:hi], ref[lo - offset : hi - offset]).mean()
+            score = _column_correlations(
+                pfm[lo:hi], ref[lo - offset : hi - offset]
+            ).mean()
             if score > best["score"] + 1e-12:
                 best = {"score": float(score), "offset": offset, "strand": strand}
     return best
@@ -137,7 +156,9 @@ def _shapes(output) -> list[tuple[int, ...]]:
 
 
 @torch.no_grad()
-def stage_shapes(model: nn.Module, x: torch.Tensor, lengths=None) -> list[tuple[str, str, list]]:
+def stage_shapes(
+    model: nn.Module, x: torch.Tensor, lengths=None
+) -> list[tuple[str, str, list]]:
     """Run one batch through ``model`` and record what each stage returned (chapter: Images):
     ``[(stage name, layer type, [output shapes]), ...]`` in the order the stages ran.
 
@@ -176,7 +197,9 @@ def feature_maps(model: nn.Module, x: torch.Tensor, module: nn.Module) -> torch.
             "e.g. model.model.features[0]"
         )
     captured = []
-    hook = module.register_forward_hook(lambda m, inputs, output: captured.append(output))
+    hook = module.register_forward_hook(
+        lambda m, inputs, output: captured.append(output)
+    )
     was_training = model.training
     model.eval()
     try:
@@ -188,7 +211,9 @@ def feature_maps(model: nn.Module, x: torch.Tensor, module: nn.Module) -> torch.
 
 
 @torch.no_grad()
-def accuracy_after_steps(model: nn.Module, split, steps, *, batch_size: int = 1000) -> dict:
+def accuracy_after_steps(
+    model: nn.Module, split, steps, *, batch_size: int = 1000
+) -> dict:
     """Accuracy of a sequence classifier made to answer after reading only the first ``k``
     steps (image rows) of each example, for each ``k`` in ``steps`` (chapter: Images).
 
@@ -204,7 +229,9 @@ def accuracy_after_steps(model: nn.Module, split, steps, *, batch_size: int = 10
         )
     T = split.x.shape[1]
     if any(not 1 <= k <= T for k in steps):
-        raise ValueError(f"every k must be between 1 and the {T} steps of a sequence, got {steps}")
+        raise ValueError(
+            f"every k must be between 1 and the {T} steps of a sequence, got {steps}"
+        )
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -212,7 +239,9 @@ def accuracy_after_steps(model: nn.Module, split, steps, *, batch_size: int = 10
     for k in steps:
         correct = 0
         for start in range(0, len(split), batch_size):
-            x = split.x[start : start + batch_size, :k].to(device, torch.float32)  # (B, k, F)
+            x = split.x[start : start + batch_size, :k].to(
+                device, torch.float32
+            )  # (B, k, F)
             lengths = torch.full((len(x),), k, dtype=torch.long)
             predicted = model(x, lengths).argmax(dim=1).cpu()  # (B,)
             correct += (predicted == split.y[start : start + batch_size]).sum().item()

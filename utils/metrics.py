@@ -24,7 +24,9 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> torch.Te
     if num_classes is None:
         num_classes = int(max(y_true.max(), y_pred.max())) + 1 if len(y_true) else 0
     index = y_true * num_classes + y_pred
-    return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
+    return torch.bincount(index, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
 
 
 def accuracy(y_true, y_pred) -> float:
@@ -38,7 +40,9 @@ def _per_class(y_true, y_pred, num_classes=None):
     cm = confusion_matrix(y_true, y_pred, num_classes).double()
     tp = cm.diag()
     support, predicted = cm.sum(dim=1), cm.sum(dim=0)
-    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), torch.zeros_like(tp))
+    precision = torch.where(
+        predicted > 0, tp / predicted.clamp(min=1), torch.zeros_like(tp)
+    )
     recall = torch.where(support > 0, tp / support.clamp(min=1), torch.zeros_like(tp))
     denom = precision + recall
     f1 = torch.where(
@@ -100,7 +104,9 @@ def roc_auc(y_true, scores) -> float:
     if n_pos == 0 or n_neg == 0:
         raise ValueError("ROC-AUC needs at least one positive and one negative example")
     ranks = _average_ranks(scores)
-    return ((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)).item()  # Mann-Whitney U
+    return (
+        (ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    ).item()  # Mann-Whitney U
 
 
 def pr_auc(y_true, scores) -> float:
@@ -113,7 +119,9 @@ def pr_auc(y_true, scores) -> float:
         raise ValueError("PR-AUC needs at least one positive example")
     order = torch.argsort(scores, descending=True, stable=True)
     scores, y = scores[order], y[order]
-    last_of_tie = torch.ones(len(y), dtype=torch.bool)  # one threshold per distinct score
+    last_of_tie = torch.ones(
+        len(y), dtype=torch.bool
+    )  # one threshold per distinct score
     last_of_tie[:-1] = scores[1:] != scores[:-1]
     tp = torch.cumsum(y, 0)[last_of_tie]
     predicted = (torch.arange(len(y)) + 1.0)[last_of_tie]

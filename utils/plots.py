@@ -14,14 +14,28 @@ import torch
 from matplotlib.patches import Patch
 
 # Okabe & Ito (2008): black, orange, sky blue, bluish green, yellow, blue, vermillion, purple
-OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+OKABE_ITO = (
+    "#000000",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+)
 # Series colours: the Okabe-Ito hues that read on white *and* on the book's dark theme (contrast
 # at least 3:1 against both, WCAG's rule for graphics; a test checks it). Yellow vanishes on
 # white, black on dark, and orange and sky blue are too light for white, so orange is darkened
 # and a mid grey takes the last place.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#B87800", "#888888")
 DARK_BACKGROUND = "#121212"  # the dark theme's page colour, for the contrast test
-BASE_COLORS = {"A": "#009E73", "C": "#0072B2", "G": "#B87800", "T": "#CC3311"}  # G, T apart
+BASE_COLORS = {
+    "A": "#009E73",
+    "C": "#0072B2",
+    "G": "#B87800",
+    "T": "#CC3311",
+}  # G, T apart
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -54,19 +68,31 @@ def learning_curves(histories, *, metric: bool = True, figsize=None):
     solid lines validation, dashed training (chapter: Speech)."""
     histories = _histories(histories)
     ncols = 2 if metric else 1
-    fig, axes = plt.subplots(1, ncols, figsize=figsize or (5.5 * ncols, 3.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, ncols, figsize=figsize or (5.5 * ncols, 3.8), squeeze=False
+    )
     loss_ax = axes[0, 0]
     for i, (name, h) in enumerate(histories.items()):
         epochs = np.arange(1, h.epochs + 1)
-        marker = "o" if h.epochs == 1 else None  # one epoch: a point, not an invisible line
-        loss_ax.plot(epochs, h.train_loss, "--", marker=marker, color=color(i), alpha=0.7)
+        marker = (
+            "o" if h.epochs == 1 else None
+        )  # one epoch: a point, not an invisible line
+        loss_ax.plot(
+            epochs, h.train_loss, "--", marker=marker, color=color(i), alpha=0.7
+        )
         loss_ax.plot(epochs, h.val_loss, "-", marker=marker, color=color(i), label=name)
         if metric:
             ax = axes[0, 1]
-            ax.plot(epochs, h.train_metric, "--", marker=marker, color=color(i), alpha=0.7)
-            ax.plot(epochs, h.val_metric, "-", marker=marker, color=color(i), label=name)
+            ax.plot(
+                epochs, h.train_metric, "--", marker=marker, color=color(i), alpha=0.7
+            )
+            ax.plot(
+                epochs, h.val_metric, "-", marker=marker, color=color(i), label=name
+            )
             if h.best_epoch is not None:
-                ax.plot(h.best_epoch + 1, h.val_metric[h.best_epoch], "o", color=color(i))
+                ax.plot(
+                    h.best_epoch + 1, h.val_metric[h.best_epoch], "o", color=color(i)
+                )
     kinds = sorted({getattr(h, "loss", "cross-entropy") for h in histories.values()})
     loss_name = " / ".join(kinds) or "cross-entropy"
     loss_ax.set(xlabel="epoch", ylabel=f"loss ({loss_name}, nats)", title="Loss")
@@ -74,7 +100,9 @@ def learning_curves(histories, *, metric: bool = True, figsize=None):
     if metric:
         name = next(iter(histories.values())).metric if histories else "metric"
         axes[0, 1].set(
-            xlabel="epoch", ylabel=name.replace("_", " "), title=name.replace("_", " ").capitalize()
+            xlabel="epoch",
+            ylabel=name.replace("_", " "),
+            title=name.replace("_", " ").capitalize(),
         )
         axes[0, 1].legend(fontsize="small")
     for ax in axes.flat:
@@ -83,14 +111,18 @@ def learning_curves(histories, *, metric: bool = True, figsize=None):
     return fig
 
 
-def plot_confusion_matrix(cm, class_names, *, normalize: bool = True, ax=None, title: str = ""):
+def plot_confusion_matrix(
+    cm, class_names, *, normalize: bool = True, ax=None, title: str = ""
+):
     """A confusion matrix as a heat map, true class down, predicted class across; with
     ``normalize`` each row shows the fraction of that class (chapter: Speech)."""
     cm = _numpy(cm).astype(float)
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     n = len(class_names)
     fig, ax = (
-        (ax.figure, ax) if ax is not None else plt.subplots(figsize=(1 + 0.45 * n, 0.8 + 0.45 * n))
+        (ax.figure, ax)
+        if ax is not None
+        else plt.subplots(figsize=(1 + 0.45 * n, 0.8 + 0.45 * n))
     )
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
     for i in range(n):
@@ -108,11 +140,17 @@ def plot_confusion_matrix(cm, class_names, *, normalize: bool = True, ax=None, t
                     color="white" if dark else "black",
                 )
     ax.set_xticks(
-        range(n), class_names, rotation=45 if max(map(len, map(str, class_names))) > 2 else 0
+        range(n),
+        class_names,
+        rotation=45 if max(map(len, map(str, class_names))) > 2 else 0,
     )
     ax.set_yticks(range(n), class_names)
-    ax.set(xlabel="predicted class", ylabel="true class", title=title or "Confusion matrix")
-    fig.colorbar(image, ax=ax, label="fraction of true class" if normalize else "examples")
+    ax.set(
+        xlabel="predicted class", ylabel="true class", title=title or "Confusion matrix"
+    )
+    fig.colorbar(
+        image, ax=ax, label="fraction of true class" if normalize else "examples"
+    )
     fig.tight_layout()
     return fig
 
@@ -145,7 +183,9 @@ def spectrogram(
     ax = axes[-1, 0]
     T = features.shape[0]
     extent = (0, T * hop_seconds if hop_seconds else T, 0, features.shape[1])
-    image = ax.imshow(features.T, origin="lower", aspect="auto", cmap="magma", extent=extent)
+    image = ax.imshow(
+        features.T, origin="lower", aspect="auto", cmap="magma", extent=extent
+    )
     ax.set(xlabel="time (s)" if hop_seconds else "time (frames)", ylabel=feature_label)
     ax.set_title("Log-mel spectrogram" if waveform is not None or not title else title)
     fig.colorbar(image, ax=ax, label="log power (normalised)")
@@ -169,8 +209,12 @@ def image_grid(images, labels, predictions=None, *, class_names=None, ncols: int
     labels = _numpy(labels).astype(int)
     n = len(images)
     nrows = -(-n // ncols)
-    row_height = 1.55 if predictions is None else 1.8  # a wrong prediction's title has 2 lines
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, row_height * nrows), squeeze=False)
+    row_height = (
+        1.55 if predictions is None else 1.8
+    )  # a wrong prediction's title has 2 lines
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.3 * ncols, row_height * nrows), squeeze=False
+    )
     name = (lambda k: str(class_names[k])) if class_names is not None else str
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -183,8 +227,14 @@ def image_grid(images, labels, predictions=None, *, class_names=None, ncols: int
             p = int(_numpy(predictions)[i])
             right = p == labels[i]
             text = name(p) if right else f"✗ {name(p)}\n(true {name(labels[i])})"
-            ax.set_title(text, fontsize=7, color=OKABE_ITO[5] if right else OKABE_ITO[6])
-    title = "each image titled with its class" if predictions is None else "prediction (✗: wrong)"
+            ax.set_title(
+                text, fontsize=7, color=OKABE_ITO[5] if right else OKABE_ITO[6]
+            )
+    title = (
+        "each image titled with its class"
+        if predictions is None
+        else "prediction (✗: wrong)"
+    )
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
@@ -211,18 +261,26 @@ def filter_logos(pfms, *, titles=None, ncols: int = 4, background: float = 0.25)
     pfms = torch.as_tensor(pfms)
     n = len(pfms)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 1.9 * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.2 * ncols, 1.9 * nrows), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         if i >= n:
             ax.axis("off")
             continue
-        _logo(information_content(pfms[i], background), ax, titles[i] if titles else f"filter {i}")
+        _logo(
+            information_content(pfms[i], background),
+            ax,
+            titles[i] if titles else f"filter {i}",
+        )
         ax.set_ylim(0, 2)
     fig.tight_layout()
     return fig
 
 
-def saliency_logo(onehot, contribution, *, start: int = 0, end: int | None = None, title: str = ""):
+def saliency_logo(
+    onehot, contribution, *, start: int = 0, end: int | None = None, title: str = ""
+):
     """Saliency along a DNA sequence: each base drawn as tall as its contribution (gradient x
     input, :func:`utils.interpret.saliency`), below the axis when it argues against the class
     (chapter: DNA). ``onehot`` ``[4, L]``; ``contribution`` ``[4, L]`` or ``[L]``."""
@@ -231,7 +289,12 @@ def saliency_logo(onehot, contribution, *, start: int = 0, end: int | None = Non
         contribution = onehot * contribution[None, :]
     matrix = contribution[:, start:end].T  # (positions, 4)
     fig, ax = plt.subplots(figsize=(min(16, 0.12 * len(matrix) + 2), 2.4))
-    _logo(matrix, ax, title or "Saliency (gradient x input)", ylabel="contribution (logit units)")
+    _logo(
+        matrix,
+        ax,
+        title or "Saliency (gradient x input)",
+        ylabel="contribution (logit units)",
+    )
     ticks = ax.get_xticks()
     ax.set_xticks(ticks, [f"{int(t) + start}" for t in ticks])
     ax.set_xlim(-0.5, len(matrix) - 0.5)
@@ -260,7 +323,9 @@ def plot_receptive_field(
     for layer in reversed(range(n)):
         k, d = kernel_sizes[layer], dilations[layer]
         offsets = (
-            [-(k - 1 - j) * d for j in range(k)] if causal else [(j - k // 2) * d for j in range(k)]
+            [-(k - 1 - j) * d for j in range(k)]
+            if causal
+            else [(j - k // 2) * d for j in range(k)]
         )
         below = set()
         for p in used[-1]:
@@ -272,15 +337,24 @@ def plot_receptive_field(
     used.reverse()  # used[0]: input layer
     fig, ax = plt.subplots(figsize=(max(5, 0.28 * length + 1), 0.9 * (n + 1) + 0.8))
     for layer, p_below, p_above in edges:
-        ax.plot([p_below, p_above], [layer, layer + 1], color=color(0), lw=0.8, alpha=0.8)
+        ax.plot(
+            [p_below, p_above], [layer, layer + 1], color=color(0), lw=0.8, alpha=0.8
+        )
     for level in range(n + 1):
         xs = np.arange(length)
         on = np.isin(xs, sorted(used[level]))
-        ax.scatter(xs[~on], np.full((~on).sum(), level), s=18, color="#BBBBBB", zorder=2)
+        ax.scatter(
+            xs[~on], np.full((~on).sum(), level), s=18, color="#BBBBBB", zorder=2
+        )
         ax.scatter(xs[on], np.full(on.sum(), level), s=24, color=color(4), zorder=3)
-    ax.set_yticks(range(n + 1), ["input"] + [f"layer {i + 1} (d={dilations[i]})" for i in range(n)])
+    ax.set_yticks(
+        range(n + 1),
+        ["input"] + [f"layer {i + 1} (d={dilations[i]})" for i in range(n)],
+    )
     ax.set_xlabel("position (time steps)")
-    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # positions are whole steps
+    ax.xaxis.set_major_locator(
+        plt.MaxNLocator(integer=True)
+    )  # positions are whole steps
     ax.set_title(f"Receptive field: {size} steps")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
@@ -291,7 +365,11 @@ def plot_receptive_field(
 
 
 def results_scatter(
-    results, *, x: str = "parameters", y: str = "accuracy", size: str | None = "train_seconds"
+    results,
+    *,
+    x: str = "parameters",
+    y: str = "accuracy",
+    size: str | None = "train_seconds",
 ):
     """One point per model: ``y`` against ``x`` (log scale), marker area proportional to ``size``
     (chapter: Choosing between RNNs and CNNs). ``results`` is a list of dicts with a ``"name"``."""
@@ -302,22 +380,40 @@ def results_scatter(
         "accuracy": "test accuracy (fraction)",
     }
     fig, ax = plt.subplots(figsize=(6, 4))
-    sizes = np.array([r[size] for r in results], dtype=float) if size else np.ones(len(results))
+    sizes = (
+        np.array([r[size] for r in results], dtype=float)
+        if size
+        else np.ones(len(results))
+    )
     area = 40 + 360 * sizes / sizes.max()
     for i, r in enumerate(results):
-        ax.scatter(r[x], r[y], s=area[i], color=color(i), alpha=0.8, edgecolor="black", lw=0.5)
-        ax.annotate(r["name"], (r[x], r[y]), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.scatter(
+            r[x], r[y], s=area[i], color=color(i), alpha=0.8, edgecolor="black", lw=0.5
+        )
+        ax.annotate(
+            r["name"],
+            (r[x], r[y]),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=8,
+        )
     ax.set_xscale("log")
     ax.set(xlabel=labels.get(x, x), ylabel=labels.get(y, y))
     if size:
-        ax.set_title(f"marker area: {labels.get(size, size).split(' (')[0]}", fontsize=9)
+        ax.set_title(
+            f"marker area: {labels.get(size, size).split(' (')[0]}", fontsize=9
+        )
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
 def results_bars(
-    results, *, key: str = "accuracy", ylabel: str | None = None, lower: float | None = None
+    results,
+    *,
+    key: str = "accuracy",
+    ylabel: str | None = None,
+    lower: float | None = None,
 ):
     """A bar per model for one number (accuracy, seconds per epoch, ...) (chapter: Choosing
     between RNNs and CNNs). ``lower`` starts the y axis there to show small differences
@@ -326,7 +422,11 @@ def results_bars(
     names = [r["name"] for r in results]
     values = [r[key] for r in results]
     bars = ax.bar(
-        names, values, color=[color(i) for i in range(len(results))], edgecolor="black", lw=0.5
+        names,
+        values,
+        color=[color(i) for i in range(len(results))],
+        edgecolor="black",
+        lw=0.5,
     )
     ax.bar_label(bars, fmt="%.3g", fontsize=8)
     label = ylabel or key.replace("_", " ")
@@ -354,7 +454,9 @@ def plot_filters(weights, *, ncols: int = 8, title: str = "First-layer filters")
     n = len(w)
     nrows = -(-n // ncols)
     limit = np.abs(w).max() or 1.0
-    fig, axes = plt.subplots(nrows, ncols, figsize=(0.9 * ncols + 1.2, 0.95 * nrows + 0.5))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(0.9 * ncols + 1.2, 0.95 * nrows + 0.5)
+    )
     axes = np.atleast_1d(axes).reshape(nrows, ncols)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
@@ -376,7 +478,9 @@ def plot_feature_maps(image, maps, *, ncols: int = 8, title: str = "Feature maps
     image, maps = _numpy(image), _numpy(maps)
     image = image[0] if image.ndim == 3 else image
     if maps.ndim != 3:
-        raise ValueError(f"expected one image's maps [channels, h, w], got {list(maps.shape)}")
+        raise ValueError(
+            f"expected one image's maps [channels, h, w], got {list(maps.shape)}"
+        )
     n = len(maps)
     nrows = -(-n // ncols)
     fig = plt.figure(figsize=(1.1 * ncols + 2.6, 1.15 * nrows + 0.6))
@@ -416,10 +520,14 @@ def plot_accuracy_against(
     markers, dashes = "osD^v", ("-", "--", "-.", ":")
     for i, (name, ys) in enumerate(curves.items()):
         if len(ys) != len(values):
-            raise ValueError(f"{name}: {len(ys)} scores for {len(values)} values of {xlabel!r}")
+            raise ValueError(
+                f"{name}: {len(ys)} scores for {len(values)} values of {xlabel!r}"
+            )
         line_color = (colors or {}).get(name, color(i))
         style = dict(marker=markers[i % len(markers)], ls=dashes[i % len(dashes)])
-        ax.plot(values, ys, color=line_color, label=name, ms=4 + i % 3, mfc="none", **style)
+        ax.plot(
+            values, ys, color=line_color, label=name, ms=4 + i % 3, mfc="none", **style
+        )
     if chance is not None:
         ax.axhline(chance, color="#888888", ls=":", lw=1, label="chance")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
@@ -432,7 +540,9 @@ def plot_accuracy_against(
 # ------------------------------------------------------------------ chapters: Foundations
 
 
-def plot_time_against_length(times: dict, *, title: str = "", what: str = "forward + backward"):
+def plot_time_against_length(
+    times: dict, *, title: str = "", what: str = "forward + backward"
+):
     """Seconds per pass against sequence length, log-log, one line per model (chapter: Choosing
     between RNNs and CNNs). ``times`` is ``{model name: {length: seconds}}``; a dotted grey line
     of slope 1 shows what "cost grows in proportion to length" looks like."""
@@ -476,7 +586,9 @@ def plot_gradient_norms(norms: dict, *, title: str = "", ax=None):
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (name, norm) in enumerate(norms.items()):
         values = _numpy(norm)
-        values = np.where(values > 0, values, np.nan)  # a gradient below float range: no point
+        values = np.where(
+            values > 0, values, np.nan
+        )  # a gradient below float range: no point
         ax.plot(np.arange(len(values)), values, color=color(i), label=name, lw=1.5)
     ax.set(
         yscale="log",
@@ -515,17 +627,23 @@ def plot_against_length(
             label=name,
         )
     if baseline is not None:
-        ax.axhline(baseline, color="#888888", ls="--", label=baseline_label or "baseline")
+        ax.axhline(
+            baseline, color="#888888", ls="--", label=baseline_label or "baseline"
+        )
     ax.set(xlabel="sequence length (steps)", ylabel=ylabel, title=title)
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the data
+    ax.legend(
+        fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1)
+    )  # beside the data
     fig.tight_layout()
     return fig
 
 
-def plot_diagram(boxes: dict, arrows, *, title: str = "", figsize=(9, 5), description: str = ""):
+def plot_diagram(
+    boxes: dict, arrows, *, title: str = "", figsize=(9, 5), description: str = ""
+):
     """A box-and-arrow diagram: a flowchart or a cell's wiring (chapters: Choosing between RNNs
     and CNNs, Recurrent networks).
 
@@ -556,10 +674,14 @@ def plot_diagram(boxes: dict, arrows, *, title: str = "", figsize=(9, 5), descri
             )
         elif style == "op":
             bbox = dict(boxstyle="circle,pad=0.25", fc="white", ec=color(0), lw=1.2)
-            patches[name] = ax.text(x, y, text, ha="center", va="center", fontsize=10, bbox=bbox)
+            patches[name] = ax.text(
+                x, y, text, ha="center", va="center", fontsize=10, bbox=bbox
+            )
         else:
             bbox = dict(boxstyle="round,pad=0.4", fc="white", ec=color(0), lw=1.2)
-            patches[name] = ax.text(x, y, text, ha="center", va="center", fontsize=9, bbox=bbox)
+            patches[name] = ax.text(
+                x, y, text, ha="center", va="center", fontsize=9, bbox=bbox
+            )
     fig.canvas.draw()  # the boxes need a size before arrows can stop at their edges
     for a, b, *label in arrows:
         (xa, ya), (xb, yb) = boxes[a][:2], boxes[b][:2]
@@ -573,7 +695,9 @@ def plot_diagram(boxes: dict, arrows, *, title: str = "", figsize=(9, 5), descri
             xycoords=patches[b],
             xytext=start,
             textcoords=patches[a],
-            arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.1, shrinkA=2, shrinkB=2),
+            arrowprops=dict(
+                arrowstyle="-|>", color="#555555", lw=1.1, shrinkA=2, shrinkB=2
+            ),
         )
         if label:
             ax.text(
@@ -599,7 +723,11 @@ PIPELINE_STAGES = {
     "output": ("question", 1, None),
     "convolution": ("answer:1", 1, "convolutional stage"),
     "recurrence": ("answer:0", 1, "recurrent stage"),
-    "convolutional recurrence": ("answer:2", 2, "one cell: a recurrence whose gates convolve"),
+    "convolutional recurrence": (
+        "answer:2",
+        2,
+        "one cell: a recurrence whose gates convolve",
+    ),
 }
 
 
@@ -612,10 +740,16 @@ def plot_pipelines(rows: dict, *, title: str = "", figsize=None, description: st
     green ``"convolutional recurrence"`` (a ConvLSTM cell) that spans both middle columns,
     because it is both stages in one. Every row must span the same number of columns.
     """
-    unknown = {kind for stages in rows.values() for _, kind in stages} - set(PIPELINE_STAGES)
+    unknown = {kind for stages in rows.values() for _, kind in stages} - set(
+        PIPELINE_STAGES
+    )
     if unknown:
-        raise ValueError(f"unknown stage kinds {sorted(unknown)}; use {list(PIPELINE_STAGES)}")
-    spans = {name: sum(PIPELINE_STAGES[k][1] for _, k in st) for name, st in rows.items()}
+        raise ValueError(
+            f"unknown stage kinds {sorted(unknown)}; use {list(PIPELINE_STAGES)}"
+        )
+    spans = {
+        name: sum(PIPELINE_STAGES[k][1] for _, k in st) for name, st in rows.items()
+    }
     if len(set(spans.values())) > 1:
         raise ValueError(f"every row must span the same number of columns, got {spans}")
     columns = next(iter(spans.values()), 1)
@@ -626,7 +760,9 @@ def plot_pipelines(rows: dict, *, title: str = "", figsize=None, description: st
         column = 0
         for j, (text, kind) in enumerate(stages):
             style, span, _ = PIPELINE_STAGES[kind]
-            x = 0.1 + step * (column + (span - 1) / 2)  # a box spanning 2 sits between them
+            x = 0.1 + step * (
+                column + (span - 1) / 2
+            )  # a box spanning 2 sits between them
             boxes[f"{i}.{j}"] = (x, y, f"{name}:\n{text}" if j == 0 else text, style)
             column += span
         arrows += [(f"{i}.{j}", f"{i}.{j + 1}") for j in range(len(stages) - 1)]
@@ -654,7 +790,9 @@ def plot_pipelines(rows: dict, *, title: str = "", figsize=None, description: st
     return fig
 
 
-def plot_kernels_1d(kernels, *, patterns=None, ncols: int = 8, title: str = "Learned kernels"):
+def plot_kernels_1d(
+    kernels, *, patterns=None, ncols: int = 8, title: str = "Learned kernels"
+):
     """First-layer 1-D kernels ``[filters, 1, k]`` as small line plots, beside the patterns
     the data were built from (``[K, width]``, optional) (chapter: Convolutional networks)."""
     w = _numpy(kernels)
@@ -698,7 +836,13 @@ def plot_kernels_1d(kernels, *, patterns=None, ncols: int = 8, title: str = "Lea
 
 
 def plot_ctc_alignment(
-    features, log_probs, *, frame_seconds: float, class_names, decoded=None, title: str = ""
+    features,
+    log_probs,
+    *,
+    frame_seconds: float,
+    class_names,
+    decoded=None,
+    title: str = "",
 ):
     """A spectrogram ``[T, F]`` above a CTC model's per-step posteriors ``[T', C + 1]`` (the
     blank last, drawn grey), on one time axis in seconds (chapter: Hybrids)."""
@@ -717,13 +861,17 @@ def plot_ctc_alignment(
         ylabel="mel band",
         title=title or "Log-mel spectrogram and CTC posteriors",
     )
-    t = (np.arange(steps) + 0.5) * T * frame_seconds / steps  # each step's centre in seconds
+    t = (
+        (np.arange(steps) + 0.5) * T * frame_seconds / steps
+    )  # each step's centre in seconds
     bottom.fill_between(t, probs[:, -1], color="#999999", alpha=0.35, label="blank")
     for c, name in enumerate(class_names):
         if probs[:, c].max() > 0.2:
             bottom.plot(t, probs[:, c], color=color(c), lw=1.4, label=name)
     bottom.set(xlabel="time (s)", ylabel="P(symbol | step)", ylim=(0, 1.05))
-    bottom.legend(ncol=6, fontsize=8, loc="upper right", title="digit", title_fontsize=8)
+    bottom.legend(
+        ncol=6, fontsize=8, loc="upper right", title="digit", title_fontsize=8
+    )
     if decoded is not None:
         bottom.set_title(f"decoded: {' '.join(class_names[d] for d in decoded)}")
     fig.tight_layout()

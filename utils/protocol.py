@@ -59,12 +59,16 @@ def _speech():
     # robustness, as in the speech chapter: the new speaker's recordings with white
     # noise at a signal-to-noise ratio (dB), or delayed (ms), then the same features
     by_stem = {r.stem: r for r in speech.list_recordings()}
-    waves, lengths = speech.load_waveforms([by_stem[s] for s in data.spec.extra["ids"]["test"]])
+    waves, lengths = speech.load_waveforms(
+        [by_stem[s] for s in data.spec.extra["ids"]["test"]]
+    )
     for name, (kind, amount) in SPEECH_STRESS.items():
         if kind == "noise":
             changed = audio.add_noise(waves, lengths, amount, seed=amount), lengths
         else:
-            changed = audio.time_shift(waves, lengths, amount * speech.SAMPLE_RATE // 1000)
+            changed = audio.time_shift(
+                waves, lengths, amount * speech.SAMPLE_RATE // 1000
+            )
         x, frames = speech.waveform_features(*changed)
         data.extra_tests[name] = Split(x, data.test.y, frames)
     return data
@@ -267,7 +271,11 @@ class Cell:
 def seed_cells(task, family, budget, seeds, settings=()) -> list[Cell]:
     """A setting's final cells: one per seed, and one per seed and curve fraction."""
     fractions = (None, *TASKS[task].fractions)
-    return [Cell(task, family, budget, "final", s, settings, f) for f in fractions for s in seeds]
+    return [
+        Cell(task, family, budget, "final", s, settings, f)
+        for f in fractions
+        for s in seeds
+    ]
 
 
 def plan(protocol, tasks=None, families=None, seeds=SEEDS, budgets=None) -> list[Cell]:
@@ -296,7 +304,8 @@ def chosen_settings(records, task, family, budget) -> tuple | None:
     trials = [
         r
         for r in records
-        if (r["task"], r["family"], r["budget"], r["stage"]) == (task, family, budget, "tune")
+        if (r["task"], r["family"], r["budget"], r["stage"])
+        == (task, family, budget, "tune")
     ]
     if len(trials) < len(list(product(*TUNING.values()))):
         return None
@@ -309,7 +318,9 @@ def final_cells(records, tune_cells, seeds=SEEDS) -> list[Cell]:
     """The full protocol's second stage: each (task, family, budget) at its chosen
     setting."""
     cells = []
-    for task, family, budget in dict.fromkeys((c.task, c.family, c.budget) for c in tune_cells):
+    for task, family, budget in dict.fromkeys(
+        (c.task, c.family, c.budget) for c in tune_cells
+    ):
         settings = chosen_settings(records, task, family, budget)
         if settings is not None:
             cells += seed_cells(task, family, budget, seeds, settings)
@@ -401,7 +412,9 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     if train_examples is not None and train_examples < len(train):
         # a subset in proportion to the classes, drawn with the cell's seed (the chapters')
         everything = torch.arange(len(train))
-        train = train[stratified_subset(everything, train.y, train_examples, seed=cell.seed)]
+        train = train[
+            stratified_subset(everything, train.y, train_examples, seed=cell.seed)
+        ]
     device = get_device()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -432,7 +445,8 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
         "train_seconds": history.train_seconds,
         # CPU time barely depends on what else the machine runs: the estimates read it
         "train_cpu_seconds": train_cpu_seconds,
-        "train_examples_per_second": len(train) / statistics.median(history.epoch_seconds),
+        "train_examples_per_second": len(train)
+        / statistics.median(history.epoch_seconds),
         "quick": config.quick,
     }
     if cell.stage == "final":  # the test sets are read once, by final cells only
@@ -516,7 +530,9 @@ def summarise(records) -> list[dict]:
     for r in records:
         if r["stage"] == "final":
             fraction = r.get("train_fraction") or 1.0
-            groups.setdefault((r["task"], r["family"], r["budget"], fraction), []).append(r)
+            groups.setdefault(
+                (r["task"], r["family"], r["budget"], fraction), []
+            ).append(r)
     rows = []
     for (task, family, budget, fraction), group in sorted(groups.items()):
         values = [r["test_metric"] for r in group]
@@ -532,8 +548,12 @@ def summarise(records) -> list[dict]:
                 "sd": statistics.stdev(values) if len(values) > 1 else float("nan"),
                 "seeds": len(values),
                 "parameters": group[0]["parameters"],
-                "seconds_per_epoch": statistics.median(r["seconds_per_epoch"] for r in group),
-                "latency_ms_batch1": statistics.median(r["latency_ms_batch1"] for r in group),
+                "seconds_per_epoch": statistics.median(
+                    r["seconds_per_epoch"] for r in group
+                ),
+                "latency_ms_batch1": statistics.median(
+                    r["latency_ms_batch1"] for r in group
+                ),
             }
         )
     return rows
@@ -630,7 +650,9 @@ def _run_and_append(cell: Cell, protocol: str, threads: int, results: str) -> st
     return cell.key
 
 
-def run_cells(cells, protocol, results, *, workers=1, threads=1, progress=True) -> list[str]:
+def run_cells(
+    cells, protocol, results, *, workers=1, threads=1, progress=True
+) -> list[str]:
     """Run the cells whose key is not yet in ``results`` (so a stopped run resumes) and
     return the keys run. ``workers=0`` runs them in this process; otherwise each cell
     runs in a fresh process of a pool of ``workers`` (its own peak memory; a failing cell
@@ -654,7 +676,9 @@ def run_cells(cells, protocol, results, *, workers=1, threads=1, progress=True) 
 
         context = multiprocessing.get_context("spawn")  # a fresh interpreter per cell
         failed = {}
-        with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, max_tasks_per_child=1
+        ) as pool:
             jobs = {
                 pool.submit(_run_and_append, c, protocol, threads, str(results)): c.key
                 for c in todo

@@ -71,7 +71,9 @@ class History:
     def train_seconds(self) -> float:
         return sum(self.epoch_seconds)
 
-    def record(self, train_loss, val_loss, train_value, val_value, optimizer, seconds, examples):
+    def record(
+        self, train_loss, val_loss, train_value, val_value, optimizer, seconds, examples
+    ):
         """Append one epoch's numbers."""
         self.train_loss.append(train_loss)
         self.val_loss.append(val_loss)
@@ -174,7 +176,9 @@ class Recipe:
         """The recipe as JSON-friendly values (the augmentation by name), for a History."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         augment = values["augment"]
-        values["augment"] = getattr(augment, "__name__", None if augment is None else repr(augment))
+        values["augment"] = getattr(
+            augment, "__name__", None if augment is None else repr(augment)
+        )
         return values
 
 
@@ -183,7 +187,10 @@ def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     does)."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": recipe.weight_decay},
+        {
+            "params": [p for p in params if p.dim() >= 2],
+            "weight_decay": recipe.weight_decay,
+        },
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=recipe.lr)
@@ -221,7 +228,9 @@ class TrainStep:
 
     def __call__(self, model: nn.Module, batch, clip_grad: float | None):
         """Forward, backward, clip, update: returns the loss and the (detached) outputs."""
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with torch.autocast(
+            self.device.type, dtype=torch.float16, enabled=self.use_amp
+        ):
             outputs = model(batch.x, batch.lengths)
             loss = self.loss_fn(outputs, batch.y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -235,7 +244,9 @@ class TrainStep:
             self.scheduler.step()
         kind = output_kind(outputs)
         if self.loss_fn is default_loss:
-            self.loss_name = kind.loss_name  # the loss default_loss chose for these outputs
+            self.loss_name = (
+                kind.loss_name
+            )  # the loss default_loss chose for these outputs
         return loss.item(), kind.detach(outputs)
 
 
@@ -273,7 +284,9 @@ def train_one_epoch(model, train, step: TrainStep, recipe: Recipe, generator):
     model.train()
     total_loss, outputs_seen, labels_seen = 0.0, [], []
     if recipe.bucket_by_length and train.lengths is None:
-        raise ValueError("bucket_by_length needs sequences with lengths; this split has none")
+        raise ValueError(
+            "bucket_by_length needs sequences with lengths; this split has none"
+        )
     lengths = train.lengths if recipe.bucket_by_length else None
     for idx in batch_indices(len(train), recipe.batch_size, generator, lengths=lengths):
         batch = train[idx.to(step.device)]
@@ -355,23 +368,35 @@ def fit(
     """
     recipe = _with_settings(recipe or Recipe(), settings)
     if len(train) == 0 or len(val) == 0:
-        raise ValueError(f"empty split: train has {len(train)} examples, val has {len(val)}")
+        raise ValueError(
+            f"empty split: train has {len(train)} examples, val has {len(val)}"
+        )
     seed_everything(recipe.seed)
     device = resolve_device(device)
     model, train = model.to(device), train.to(device)
     optimizer = make_optimizer(model, recipe)
-    scheduler = make_scheduler(optimizer, recipe, math.ceil(len(train) / recipe.batch_size))
+    scheduler = make_scheduler(
+        optimizer, recipe, math.ceil(len(train) / recipe.batch_size)
+    )
     step = TrainStep(optimizer, scheduler, loss_fn or default_loss, device)
-    generator = torch.Generator().manual_seed(recipe.seed)  # shuffling, apart from model init
+    generator = torch.Generator().manual_seed(
+        recipe.seed
+    )  # shuffling, apart from model init
     history = _new_history(model, recipe, name, device)
-    best, bar, display_handle = BestEpoch(recipe.metric), _progress(recipe.epochs, quiet), None
+    best, bar, display_handle = (
+        BestEpoch(recipe.metric),
+        _progress(recipe.epochs, quiet),
+        None,
+    )
 
     for epoch in range(recipe.epochs):
         start = time.perf_counter()
         train_loss, train_value = train_one_epoch(model, train, step, recipe, generator)
         seconds = time.perf_counter() - start
         val_loss, val_value = validate(model, val, step.loss_fn, recipe.metric, device)
-        history.record(train_loss, val_loss, train_value, val_value, optimizer, seconds, len(train))
+        history.record(
+            train_loss, val_loss, train_value, val_value, optimizer, seconds, len(train)
+        )
         history.loss = step.loss_name
         if best.update(val_value, model, epoch):
             history.best_epoch = epoch
@@ -399,7 +424,9 @@ def _with_settings(recipe: Recipe, settings: dict) -> Recipe:
 def _new_history(model, recipe: Recipe, name: str, device) -> History:
     inner = getattr(model, "model", model)  # the model inside a LayoutAdapter
     history = History(
-        name=name or type(inner).__name__, metric=recipe.metric, parameters=count_parameters(model)
+        name=name or type(inner).__name__,
+        metric=recipe.metric,
+        parameters=count_parameters(model),
     )
     history.info |= {"device": str(device), "settings": recipe.settings()}
     return history

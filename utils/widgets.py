@@ -31,7 +31,9 @@ def _show(fig) -> None:
     plt.close(fig)
 
 
-def interactive_figure(draw, controls: dict, *, live: bool | None = None) -> dict | None:
+def interactive_figure(
+    draw, controls: dict, *, live: bool | None = None
+) -> dict | None:
     """Show ``draw(**defaults)`` and, with a live kernel, controls that redraw it
     (chapter: Getting started).
 
@@ -103,12 +105,18 @@ def architecture_picker(
     if has_live_kernel():
         import ipywidgets as widgets
 
-        control = widgets.Dropdown(options=list(archs), value=control, description="model")
+        control = widgets.Dropdown(
+            options=list(archs), value=control, description="model"
+        )
     interactive_figure(draw, {"arch": control})
 
 
 def gradient_norm_explorer(
-    *, cell: str = "rnn", length: int = 100, scale: float = 1.0, live: bool | None = None
+    *,
+    cell: str = "rnn",
+    length: int = 100,
+    scale: float = 1.0,
+    live: bool | None = None,
 ) -> dict | None:
     """Cell type, sequence length and the scale of the recurrent weights -> the gradient norm
     at every step (chapter: Recurrent networks). The static figure shows the defaults.
@@ -124,7 +132,8 @@ def gradient_norm_explorer(
         norms = gradient_norms((cell,), length=length, recurrent_scale=scale)
         norms = {name.upper(): norm for name, norm in norms.items()}
         return plot_gradient_norms(
-            norms, title=f"{cell.upper()}, {length} steps, recurrent weights × {scale:g}"
+            norms,
+            title=f"{cell.upper()}, {length} steps, recurrent weights × {scale:g}",
         )
 
     controls = {"cell": cell, "length": length, "scale": scale}
@@ -147,7 +156,11 @@ def gradient_norm_explorer(
 
 
 def receptive_field_explorer(
-    *, kernel_size: int = 3, depth: int = 3, dilated: bool = False, live: bool | None = None
+    *,
+    kernel_size: int = 3,
+    depth: int = 3,
+    dilated: bool = False,
+    live: bool | None = None,
 ) -> dict | None:
     """Kernel size, depth and dilation -> the inputs one output of a stack of 1-D convolutions
     sees, drawn on the input (chapter: Convolutional networks). ``dilated`` doubles the
@@ -165,8 +178,12 @@ def receptive_field_explorer(
         import ipywidgets as widgets
 
         controls = {
-            "kernel_size": widgets.IntSlider(value=kernel_size, min=2, max=7, description="kernel"),
+            "kernel_size": widgets.IntSlider(
+                value=kernel_size, min=2, max=7, description="kernel"
+            ),
             "depth": widgets.IntSlider(value=depth, min=1, max=5, description="layers"),
-            "dilated": widgets.Checkbox(value=dilated, description="dilation 1, 2, 4, ..."),
+            "dilated": widgets.Checkbox(
+                value=dilated, description="dilation 1, 2, 4, ..."
+            ),
         }
     return interactive_figure(draw, controls, live=live)

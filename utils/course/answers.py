@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 
-MAX_ANSWER_CHARS = 20_000_000  # about 2.5 M numbers: far more than any exercise asks for
+MAX_ANSWER_CHARS = (
+    20_000_000  # about 2.5 M numbers: far more than any exercise asks for
+)
 
 # The export cell runs in the student's kernel. It is self-contained (it redefines its helper
 # each time), so a submission that rebinds names cannot change what the next export does.
@@ -60,7 +62,9 @@ def read_export(text: str, token: str) -> dict | None:
         return None
     payload = lines[-1][len(token) :]
     if len(payload) > MAX_ANSWER_CHARS:
-        raise ValueError(f"the answers take {len(payload):,} characters of JSON; too large")
+        raise ValueError(
+            f"the answers take {len(payload):,} characters of JSON; too large"
+        )
     try:
         answers = json.loads(payload)
     except json.JSONDecodeError:
@@ -94,7 +98,9 @@ def decode(value):
     if isinstance(value, dict) and set(value) == {"missing"}:
         raise ValueError("not defined when the check ran")
     if isinstance(value, dict) and set(value) == {"unsupported"}:
-        raise ValueError(f"a {value['unsupported']} is not an answer the grader can read")
+        raise ValueError(
+            f"a {value['unsupported']} is not an answer the grader can read"
+        )
     raise ValueError("not a plain answer")
 
 

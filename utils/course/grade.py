@@ -79,7 +79,9 @@ def reference_checks(reference) -> list[CheckCell]:
             )
         checks.append(CheckCell(cell["id"], cell["source"], tuple(names)))
     if not checks:
-        raise GradingError(f"the reference has no check cells (tag {CHECK_TAG!r}) to grade")
+        raise GradingError(
+            f"the reference has no check cells (tag {CHECK_TAG!r}) to grade"
+        )
     return checks
 
 
@@ -106,7 +108,9 @@ def prepare(submission, reference, checks: list[CheckCell], token: str):
             deleted.append(check.id)
             earlier = [i for i in order[: order.index(check.id)] if i in ids]
             position = ids.index(earlier[-1]) + 1 if earlier else len(ids)
-            notebook.cells.insert(position, nbformat.v4.new_code_cell(check.source, id=check.id))
+            notebook.cells.insert(
+                position, nbformat.v4.new_code_cell(check.source, id=check.id)
+            )
         export = nbformat.v4.new_code_cell(
             answers.export_source(list(check.answers), token), id=_export_id(check)
         )
@@ -122,7 +126,11 @@ def execute_here(timeout: int) -> int:
     ``executed.ipynb`` and ``status.json``."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import (
+        CellExecutionError,
+        CellTimeoutError,
+        DeadKernelError,
+    )
 
     notebook = nbformat.read("submission.ipynb", as_version=4)
     status = {"status": "ok", "detail": ""}
@@ -147,7 +155,9 @@ class Submission:
     path: Path
     row: dict = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)  # check id -> answers as JSON
-    results: dict[str, list[dict]] = field(default_factory=dict)  # check id -> check results
+    results: dict[str, list[dict]] = field(
+        default_factory=dict
+    )  # check id -> check results
 
 
 def run_submission(sub: Submission, reference, checks, *, settings: dict) -> Submission:
@@ -159,7 +169,9 @@ def run_submission(sub: Submission, reference, checks, *, settings: dict) -> Sub
     try:
         notebook = nbformat.read(sub.path, as_version=4)
     except Exception as error:  # not JSON, not a notebook: report and move on
-        sub.row.update(status="unreadable", detail=f"{type(error).__name__}: {error}"[:300])
+        sub.row.update(
+            status="unreadable", detail=f"{type(error).__name__}: {error}"[:300]
+        )
         return sub
     token = f"course-answers-{secrets.token_hex(8)}:"
     prepared, edited, deleted = prepare(notebook, reference, checks, token)
@@ -183,19 +195,30 @@ def run_submission(sub: Submission, reference, checks, *, settings: dict) -> Sub
         sub.row.update(status)
         executed = workdir / "executed.ipynb"
         if executed.exists():
-            sub.answers = _exported_answers(nbformat.read(executed, as_version=4), checks, token)
+            sub.answers = _exported_answers(
+                nbformat.read(executed, as_version=4), checks, token
+            )
     sub.row["seconds"] = round(time.perf_counter() - start, 1)
     return sub
 
 
 def _read_status(workdir: Path, outcome, settings: dict) -> dict:
     if outcome.stopped == "memory":
-        return {"status": "memory", "detail": f"used more than {settings['memory_mb']} MB"}
+        return {
+            "status": "memory",
+            "detail": f"used more than {settings['memory_mb']} MB",
+        }
     if outcome.stopped == "time":
-        return {"status": "timeout", "detail": f"ran longer than {settings['wall_seconds']} s"}
+        return {
+            "status": "timeout",
+            "detail": f"ran longer than {settings['wall_seconds']} s",
+        }
     try:
         status = json.loads((workdir / "status.json").read_text())
-        return {"status": str(status["status"])[:20], "detail": str(status["detail"])[:300]}
+        return {
+            "status": str(status["status"])[:20],
+            "detail": str(status["detail"])[:300],
+        }
     except (OSError, ValueError, KeyError, TypeError):
         return {"status": "error", "detail": outcome.output[-300:]}
 
@@ -209,7 +232,9 @@ def _exported_answers(executed, checks, token: str) -> dict[str, str]:
         if cell is None:
             continue
         text = "".join(
-            o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout"
+            o.get("text", "")
+            for o in cell.get("outputs", [])
+            if o.get("name") == "stdout"
         )
         try:
             exported = answers.read_export(text, token)
@@ -250,7 +275,9 @@ class ReferenceKernel:
         if content["status"] != "ok":
             raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
         return [
-            o["metadata"][METADATA_KEY] for o in outputs if METADATA_KEY in o.get("metadata", {})
+            o["metadata"][METADATA_KEY]
+            for o in outputs
+            if METADATA_KEY in o.get("metadata", {})
         ]
 
     def close(self) -> None:
@@ -258,7 +285,9 @@ class ReferenceKernel:
         self.manager.shutdown_kernel(now=True)
 
 
-def check_all(reference, reference_path: Path, checks, submissions, *, timeout, quick) -> dict:
+def check_all(
+    reference, reference_path: Path, checks, submissions, *, timeout, quick
+) -> dict:
     """Run the reference once; at each check cell, check every submission's answers there.
     Returns ``{check id: number of results}`` (the total each check cell is worth)."""
     by_id = {c.id: c for c in checks}
@@ -274,7 +303,9 @@ def check_all(reference, reference_path: Path, checks, submissions, *, timeout, 
                 continue
             for sub in submissions:
                 if check.id in sub.answers:
-                    sub.results[check.id] = _check_one(kernel, check, sub.answers[check.id])
+                    sub.results[check.id] = _check_one(
+                        kernel, check, sub.answers[check.id]
+                    )
             own = kernel.run(check.source)  # the reference's own answers must pass
             if not own or not all(r["passed"] for r in own):
                 raise GradingError(
@@ -287,13 +318,23 @@ def check_all(reference, reference_path: Path, checks, submissions, *, timeout, 
     return worth
 
 
-def _check_one(kernel: ReferenceKernel, check: CheckCell, answers_json: str) -> list[dict]:
+def _check_one(
+    kernel: ReferenceKernel, check: CheckCell, answers_json: str
+) -> list[dict]:
     names = list(check.answers)
     kernel.run(answers.injection_source(answers_json, names))
     try:
         return kernel.run(check.source)
-    except RuntimeError as error:  # no answer, or one of the wrong kind: the check fails
-        return [{"name": check.id, "passed": False, "feedback": f"no valid answer ({error})"}]
+    except (
+        RuntimeError
+    ) as error:  # no answer, or one of the wrong kind: the check fails
+        return [
+            {
+                "name": check.id,
+                "passed": False,
+                "feedback": f"no valid answer ({error})",
+            }
+        ]
     finally:
         kernel.run(answers.restore_source(names))
 
@@ -330,9 +371,13 @@ def grade_folder(
     }
     subs = [Submission(p) for p in sorted(Path(folder).glob("*.ipynb"))]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        subs = list(pool.map(lambda s: _safely(s, reference_nb, checks, settings), subs))
+        subs = list(
+            pool.map(lambda s: _safely(s, reference_nb, checks, settings), subs)
+        )
     # the reference is trusted and runs once: give its cells room even when --timeout is tight
-    worth = check_all(reference_nb, reference, checks, subs, timeout=max(timeout, 600), quick=quick)
+    worth = check_all(
+        reference_nb, reference, checks, subs, timeout=max(timeout, 600), quick=quick
+    )
     rows = [_row(sub, checks, worth) for sub in subs]
     with atomic_write(out_csv, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
@@ -345,7 +390,11 @@ def _safely(sub: Submission, reference, checks, settings) -> Submission:
     try:
         return run_submission(sub, reference, checks, settings=settings)
     except Exception as error:  # a failure of the grader itself: still one row, go on
-        sub.row = {"file": sub.path.name, "status": "grader error", "detail": repr(error)[:300]}
+        sub.row = {
+            "file": sub.path.name,
+            "status": "grader error",
+            "detail": repr(error)[:300],
+        }
         return sub
 
 
@@ -355,7 +404,9 @@ def _row(sub: Submission, checks, worth: dict) -> dict:
     for check in checks:
         got = sub.results.get(check.id)
         if got is None:
-            got = [{"name": check.id, "passed": False, "feedback": "not reached"}] * worth[check.id]
+            got = [
+                {"name": check.id, "passed": False, "feedback": "not reached"}
+            ] * worth[check.id]
         results += got
     failed = [r for r in results if not r["passed"]]
     row = dict(sub.row)
@@ -394,7 +445,9 @@ def feedback(path: Path, *, timeout: int = 600) -> int:
             cwd=str(Path(path).parent)
         )
     except (CellExecutionError, CellTimeoutError) as error:
-        stopped = f"the notebook stopped early: {str(error).strip().splitlines()[-1][:200]}"
+        stopped = (
+            f"the notebook stopped early: {str(error).strip().splitlines()[-1][:200]}"
+        )
     results = [
         output["metadata"][METADATA_KEY]
         for cell in notebook.cells
@@ -403,7 +456,9 @@ def feedback(path: Path, *, timeout: int = 600) -> int:
     ]
     for r in results:
         print(f"{'PASS' if r['passed'] else 'FAIL'}  {r['name']}: {r['feedback']}")
-    print(f"{sum(r['passed'] for r in results)} of {len(results)} checks pass. {stopped}".strip())
+    print(
+        f"{sum(r['passed'] for r in results)} of {len(results)} checks pass. {stopped}".strip()
+    )
     print("(Feedback only: your marks come from your instructor's run of the grader.)")
     return 0
 
@@ -418,14 +473,24 @@ def main(argv: list[str] | None = None) -> int:
         inner = argparse.ArgumentParser(prog="python -m utils.course.grade feedback")
         inner.add_argument("notebook", type=Path)
         return feedback(inner.parse_args(argv[1:]).notebook)
-    parser = argparse.ArgumentParser(description="Grade submitted notebooks; write a CSV.")
+    parser = argparse.ArgumentParser(
+        description="Grade submitted notebooks; write a CSV."
+    )
     parser.add_argument("folder", type=Path, help="folder of submitted .ipynb files")
-    parser.add_argument("--reference", type=Path, required=True, help="the instructor edition")
-    parser.add_argument("--out", type=Path, default=Path("results.csv"), help="CSV to write")
+    parser.add_argument(
+        "--reference", type=Path, required=True, help="the instructor edition"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("results.csv"), help="CSV to write"
+    )
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     parser.add_argument("--jobs", type=int, default=1, help="submissions run at once")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory per submission")
-    parser.add_argument("--full", action="store_true", help="full settings, not quick mode")
+    parser.add_argument(
+        "--memory-mb", type=int, default=4096, help="memory per submission"
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="full settings, not quick mode"
+    )
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")

@@ -91,7 +91,9 @@ def repository_url(config_file: Path = REPO_ROOT / "_config.yml") -> str:
 
     url = (yaml.safe_load(config_file.read_text()).get("repository") or {}).get("url")
     if not url:
-        raise ValueError(f"{config_file} has no repository.url: add the course's Git address")
+        raise ValueError(
+            f"{config_file} has no repository.url: add the course's Git address"
+        )
     return url
 
 
@@ -109,7 +111,9 @@ def setup_source(url: str | None = None, root: Path = REPO_ROOT) -> str:
 
 def notebooks(root: Path = CHAPTERS) -> list[Path]:
     """Every notebook under ``root``, in a stable order, skipping checkpoints."""
-    return sorted(p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return sorted(
+        p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )
 
 
 def _load(path: Path) -> dict:
@@ -139,7 +143,9 @@ def problems(path: Path, url: str | None = None) -> list[str]:
     if cell is None:
         found.append(f"its first code cell is not the set-up cell (tag {SETUP_TAG!r})")
     elif "".join(cell["source"]) != setup_source(url):
-        found.append("its set-up cell is out of date: run `python -m utils.course.notebooks sync`")
+        found.append(
+            "its set-up cell is out of date: run `python -m utils.course.notebooks sync`"
+        )
     return found + undeclared_answers(notebook)
 
 
@@ -176,7 +182,9 @@ def undeclared_answers(notebook: dict) -> list[str]:
                     '{"course": {"answers": ["name", ...]}} naming what it checks'
                 )
             elif unbound := [n for n in names if n not in bound]:
-                found.append(f"check cell {cell.get('id')!r}: no earlier cell binds {unbound}")
+                found.append(
+                    f"check cell {cell.get('id')!r}: no earlier cell binds {unbound}"
+                )
         bound |= _assigned_names("".join(cell["source"]))
     return found
 
@@ -194,7 +202,9 @@ def sync(path: Path, url: str | None = None, root: Path = REPO_ROOT) -> bool:
             len(notebook["cells"]),
         )
         notebook["cells"].insert(first_code, cell)
-    cell["metadata"]["tags"] = sorted({*cell["metadata"].get("tags", []), SETUP_TAG, "remove-cell"})
+    cell["metadata"]["tags"] = sorted(
+        {*cell["metadata"].get("tags", []), SETUP_TAG, "remove-cell"}
+    )
     source = setup_source(url, root)
     if "".join(cell["source"]) == source and cell.get("id"):
         return False
@@ -208,7 +218,9 @@ def strip(path: Path) -> bool:
     """Remove outputs and execution counts; True if the file changed."""
     notebook, changed = _load(path), False
     for cell in notebook["cells"]:
-        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+        if cell["cell_type"] == "code" and (
+            cell.get("outputs") or cell.get("execution_count")
+        ):
             cell["outputs"], cell["execution_count"], changed = [], None, True
     if changed:
         _save(path, notebook)
@@ -218,7 +230,9 @@ def strip(path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Keep the course's notebooks tidy.")
     parser.add_argument("command", choices=["sync", "check", "strip"])
-    parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: chapters/)")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="notebooks (default: chapters/)"
+    )
     args = parser.parse_args(argv)
     paths = args.paths or notebooks()
     if args.command == "check":

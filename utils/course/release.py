@@ -75,12 +75,18 @@ def set_version(version: str, root: Path = REPO_ROOT) -> list[str]:
     """Write ``version`` into every one of ``VERSION_FILES``; return the files' names."""
     for name, pattern, replacement in VERSION_FILES:
         path = root / name
-        text, count = re.subn(pattern, replacement.format(v=version), path.read_text(), count=1)
+        text, count = re.subn(
+            pattern, replacement.format(v=version), path.read_text(), count=1
+        )
         if count != 1:
             raise ReleaseError(f"{name}: no version found (pattern {pattern!r})")
-        if name == "CITATION.cff":  # the date of this version, added on the first release
+        if (
+            name == "CITATION.cff"
+        ):  # the date of this version, added on the first release
             text = re.sub(r"(?m)^date-released: .*\n", "", text)
-            text = re.sub(r"(?m)^(version: .*\n)", rf"\g<1>date-released: {date.today()}\n", text)
+            text = re.sub(
+                r"(?m)^(version: .*\n)", rf"\g<1>date-released: {date.today()}\n", text
+            )
         path.write_text(text)
     return sorted({name for name, _, _ in VERSION_FILES})
 
@@ -106,7 +112,9 @@ def date_changelog(version: str, root: Path = REPO_ROOT) -> None:
 def check(version: str, root: Path = REPO_ROOT) -> None:
     """Raise ``ReleaseError`` unless ``version`` can be released from ``root`` now."""
     if not VERSION_RE.match(version):
-        raise ReleaseError(f"{version!r} is not a version: use MAJOR.MINOR.PATCH, e.g. 0.2.0")
+        raise ReleaseError(
+            f"{version!r} is not a version: use MAJOR.MINOR.PATCH, e.g. 0.2.0"
+        )
     _git(root, "rev-parse", "--git-dir")
     dirty = _git(root, "status", "--porcelain")
     if dirty:
@@ -128,7 +136,9 @@ def check_timing(report: dict) -> None:
     """A benchmark worth recording: full settings, every notebook ran."""
     if report.get("mode") != "full":
         raise ReleaseError("the benchmark is not at full settings: run `make bench`")
-    failed = [r["notebook"] for r in report.get("notebooks", []) if r.get("status") != "ok"]
+    failed = [
+        r["notebook"] for r in report.get("notebooks", []) if r.get("status") != "ok"
+    ]
     if failed or not report.get("notebooks"):
         raise ReleaseError(f"the benchmark has failed or no notebooks: {failed}")
 
@@ -138,7 +148,9 @@ def check_timing(report: dict) -> None:
 
 def plan(version: str, timing: Path | None) -> list[str]:
     """The steps a release of ``version`` takes, in words (``--dry-run`` prints them)."""
-    bench = f"take the benchmark in {timing}" if timing else "make bench (full settings)"
+    bench = (
+        f"take the benchmark in {timing}" if timing else "make bench (full settings)"
+    )
     return [
         f"check: clean tree, no tag v{version}, CHANGELOG.md has '## [{version}]'",
         f"{bench} -> benchmarks/{version}/timing.json",
@@ -151,7 +163,11 @@ def plan(version: str, timing: Path | None) -> list[str]:
 
 
 def release(
-    version: str, *, root: Path = REPO_ROOT, timing: Path | None = None, dry_run: bool = False
+    version: str,
+    *,
+    root: Path = REPO_ROOT,
+    timing: Path | None = None,
+    dry_run: bool = False,
 ) -> None:
     check(version, root)
     if dry_run:
@@ -170,7 +186,9 @@ def release(
     changed = set_version(version, root)
     # the set-up cells fetch tag v<version>: every notebook names the new one
     chapters = notebooks.notebooks(root / "chapters")
-    changed += [str(p.relative_to(root)) for p in chapters if notebooks.sync(p, root=root)]
+    changed += [
+        str(p.relative_to(root)) for p in chapters if notebooks.sync(p, root=root)
+    ]
     date_changelog(version, root)
     bench_file = Path("benchmarks") / version / "timing.json"
     (root / bench_file).parent.mkdir(parents=True, exist_ok=True)
@@ -180,19 +198,29 @@ def release(
     _git(root, "commit", "-q", "-m", f"Release {version}", "--", *paths)
     _git(root, "tag", "-a", f"v{version}", "-m", f"Release {version}")
     subprocess.run(
-        [sys.executable, "-m", "utils.course.student", "--branch", "student"], cwd=root, check=True
+        [sys.executable, "-m", "utils.course.student", "--branch", "student"],
+        cwd=root,
+        check=True,
     )
     branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
     print(f"released {version}: tag v{version}, {bench_file}, branch student")
-    print(f"publish it (nothing was pushed): git push origin {branch} v{version} student")
+    print(
+        f"publish it (nothing was pushed): git push origin {branch} v{version} student"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Tag a release of the course (never pushes).")
+    parser = argparse.ArgumentParser(
+        description="Tag a release of the course (never pushes)."
+    )
     parser.add_argument("version", help="MAJOR.MINOR.PATCH, e.g. 0.2.0")
-    parser.add_argument("--dry-run", action="store_true", help="check and print the steps only")
     parser.add_argument(
-        "--timing", type=Path, help="an existing full `make bench` report instead of running it"
+        "--dry-run", action="store_true", help="check and print the steps only"
+    )
+    parser.add_argument(
+        "--timing",
+        type=Path,
+        help="an existing full `make bench` report instead of running it",
     )
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

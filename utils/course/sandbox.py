@@ -47,7 +47,9 @@ def isolation_available() -> str:
     if not bwrap:
         return ""
     probe = subprocess.run(
-        [bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True, timeout=30
+        [bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"],
+        capture_output=True,
+        timeout=30,
     )
     return "bubblewrap" if probe.returncode == 0 else ""
 
@@ -55,8 +57,14 @@ def isolation_available() -> str:
 def _read_only_paths() -> list[Path]:
     """What a submission may read: system folders, Python (the venv and the interpreter it
     was made from), the course's package and the data folder; nothing else of the machine."""
-    system = [Path(p) for p in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc")]
-    python = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
+    system = [
+        Path(p) for p in ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc")
+    ]
+    python = [
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.executable).resolve().parent,
+    ]
     course = [REPO_ROOT / "utils", config.data_dir]
     return [p for p in dict.fromkeys(system + python + course) if p.exists()]
 
@@ -67,7 +75,16 @@ def bubblewrap_command(workdir: Path, command: list[str]) -> list[str]:
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
     # mounts apply in order, later ones on top: the empty /tmp and home first, so that a course
     # checked out under /tmp (as CI may do) is bound over them rather than hidden by them
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", SANDBOX_HOME]
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        SANDBOX_HOME,
+    ]
     for path in _read_only_paths():
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
@@ -112,7 +129,12 @@ def run_limited(
     log = cwd / ".grader-output.txt"
     with open(log, "w") as out:
         child = subprocess.Popen(
-            command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         watched, start, stopped = psutil.Process(child.pid), time.monotonic(), ""
         while child.poll() is None:
@@ -154,7 +176,11 @@ def run_submission(
     bubblewrap when ``isolation == "bubblewrap"``, else as a plain limited process."""
     if isolation == "bubblewrap":
         command = bubblewrap_command(workdir, command)
-    env = sandbox_env(quick) if isolation else os.environ | {"COURSE_QUICK": "1" if quick else "0"}
+    env = (
+        sandbox_env(quick)
+        if isolation
+        else os.environ | {"COURSE_QUICK": "1" if quick else "0"}
+    )
     return run_limited(
         command, env=env, cwd=workdir, wall_seconds=wall_seconds, memory_mb=memory_mb
     )

@@ -46,7 +46,12 @@ from utils.course.notebooks import notebooks
 from utils.course.plain_markdown import Book, load_book, plain_notebook
 from utils.files import write_text_atomic
 
-SOLUTION_TAG, USES_ANSWER_TAG, STUB_TAG, SKIP_TAG = "solution", "uses-answer", "stub", "nbval-skip"
+SOLUTION_TAG, USES_ANSWER_TAG, STUB_TAG, SKIP_TAG = (
+    "solution",
+    "uses-answer",
+    "stub",
+    "nbval-skip",
+)
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 
 _EXERCISE = re.compile(r"\{exercise\}.*?:label:\s*(\S+)", re.S)
@@ -88,7 +93,9 @@ def solution_parts(source: str, label: str) -> tuple[list[str], list[str]]:
         marker = line.strip()
         if marker == BEGIN:
             if inside:
-                raise ValueError(f"exercise {label}: {BEGIN} inside another solution block")
+                raise ValueError(
+                    f"exercise {label}: {BEGIN} inside another solution block"
+                )
             indent = line[: len(line) - len(line.lstrip())]
             kept += [indent + t for t in todo.splitlines()]
             inside = True
@@ -146,9 +153,16 @@ def student_notebook(notebook: dict) -> dict:
         else:
             cells.append(copy.deepcopy(cell))
     if in_solution:
-        raise ValueError(f"solution {label} has a {{solution-start}} but no {{solution-end}}")
+        raise ValueError(
+            f"solution {label} has a {{solution-start}} but no {{solution-end}}"
+        )
     title = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1)
-    note = {"cell_type": "markdown", "id": "student-note", "metadata": {}, "source": STUDENT_NOTE}
+    note = {
+        "cell_type": "markdown",
+        "id": "student-note",
+        "metadata": {},
+        "source": STUDENT_NOTE,
+    }
     cells.insert(title + 1, note)
     out["cells"] = cells
     return out
@@ -172,7 +186,9 @@ def solution_lines(notebook: dict) -> set[str]:
     return {line for line in lines - elsewhere if not line.startswith("#")}
 
 
-def write_student_edition(out_dir: Path, sources: list[Path] | None = None) -> list[Path]:
+def write_student_edition(
+    out_dir: Path, sources: list[Path] | None = None
+) -> list[Path]:
     """Write the student edition of ``sources`` (default: every chapter) under ``out_dir``."""
     written, book = [], load_book()
     for path in sources or notebooks():
@@ -196,9 +212,15 @@ def student_json(text: str, doc: str | None = None, book: Book | None = None) ->
 # ----------------------------------------------------------------------------- the branch
 
 
-def _git(repo: Path, *args: str, env: dict | None = None, data: bytes | None = None) -> str:
+def _git(
+    repo: Path, *args: str, env: dict | None = None, data: bytes | None = None
+) -> str:
     result = subprocess.run(
-        ["git", "-C", str(repo), *args], input=data, capture_output=True, env=env, check=False
+        ["git", "-C", str(repo), *args],
+        input=data,
+        capture_output=True,
+        env=env,
+        check=False,
     )
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip()
@@ -220,10 +242,14 @@ def write_student_branch(
     """
     ref = f"refs/heads/{branch}"
     current = subprocess.run(
-        ["git", "-C", str(repo), "symbolic-ref", "-q", "HEAD"], capture_output=True, text=True
+        ["git", "-C", str(repo), "symbolic-ref", "-q", "HEAD"],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     if current == ref:
-        raise RuntimeError(f"{branch!r} is checked out in {repo}: switch to the main branch first")
+        raise RuntimeError(
+            f"{branch!r} is checked out in {repo}: switch to the main branch first"
+        )
     head = _git(repo, "rev-parse", "--verify", "HEAD^{commit}")
     previous = _git_or_none(repo, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
     listing = _git(repo, "ls-tree", "-r", "-z", "HEAD", "--", chapters)
@@ -234,13 +260,23 @@ def write_student_branch(
         _git(repo, "read-tree", "HEAD", env=env)
         for meta, path in entries:
             mode, kind, blob = meta.split()
-            if kind != "blob" or not path.endswith(".ipynb") or ".ipynb_checkpoints" in path:
+            if (
+                kind != "blob"
+                or not path.endswith(".ipynb")
+                or ".ipynb_checkpoints" in path
+            ):
                 continue
             original = _git(repo, "cat-file", "blob", blob)
             doc = path.removesuffix(".ipynb")
             text = student_json(original, doc, book).encode()
             new_blob = _git(repo, "hash-object", "-w", "--stdin", data=text)
-            _git(repo, "update-index", "--cacheinfo", f"{mode},{new_blob},{path}", env=env)
+            _git(
+                repo,
+                "update-index",
+                "--cacheinfo",
+                f"{mode},{new_blob},{path}",
+                env=env,
+            )
         tree = _git(repo, "write-tree", env=env)
     if previous and _git(repo, "rev-parse", f"{previous}^{{tree}}") == tree:
         return None
@@ -250,7 +286,15 @@ def write_student_branch(
     )
     parents = ["-p", previous] if previous else []
     commit = _git(repo, "commit-tree", tree, *parents, "-m", message)
-    _git(repo, "update-ref", "-m", "utils.course.student", ref, commit, previous or "0" * 40)
+    _git(
+        repo,
+        "update-ref",
+        "-m",
+        "utils.course.student",
+        ref,
+        commit,
+        previous or "0" * 40,
+    )
     return commit
 
 
@@ -262,10 +306,15 @@ def _git_or_none(repo: Path, *args: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the student edition of the notebooks.")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "student", help="output folder")
+    parser = argparse.ArgumentParser(
+        description="Write the student edition of the notebooks."
+    )
     parser.add_argument(
-        "--branch", help="commit the edition of HEAD to this local branch instead (e.g. student)"
+        "--out", type=Path, default=REPO_ROOT / "student", help="output folder"
+    )
+    parser.add_argument(
+        "--branch",
+        help="commit the edition of HEAD to this local branch instead (e.g. student)",
     )
     args = parser.parse_args(argv)
     if args.branch:
@@ -276,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"branch {args.branch}: {commit[:12]}, the student edition of HEAD")
         dirty = _git(REPO_ROOT, "status", "--porcelain", "--", "chapters")
         if dirty:
-            print("note: uncommitted changes under chapters/ are not in it (it is built from HEAD)")
+            print(
+                "note: uncommitted changes under chapters/ are not in it (it is built from HEAD)"
+            )
         print(f"publish it with: git push origin {args.branch}")
         return 0
     shutil.rmtree(args.out / "chapters", ignore_errors=True)  # no stale notebooks

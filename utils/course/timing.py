@@ -53,7 +53,11 @@ def toc_notebooks(toc_file: Path = REPO_ROOT / "_toc.yml") -> list[Path]:
             yield from entries(item.get("sections", []))
             yield from entries(item.get("chapters", []))
 
-    files = [toc["root"], *entries(toc.get("chapters", [])), *entries(toc.get("parts", []))]
+    files = [
+        toc["root"],
+        *entries(toc.get("chapters", [])),
+        *entries(toc.get("parts", [])),
+    ]
     found = []
     for entry in files:
         path = root / entry
@@ -97,7 +101,9 @@ def machine_info() -> dict:
         from utils.config import get_device
 
         info.update(
-            torch_threads=torch.get_num_threads(), torch=torch.__version__, device=str(get_device())
+            torch_threads=torch.get_num_threads(),
+            torch=torch.__version__,
+            device=str(get_device()),
         )
     except Exception as error:  # report the machine even where torch is broken
         info["device"] = f"unknown ({type(error).__name__}: {error})"
@@ -121,7 +127,9 @@ def run_notebook(path: Path, *, timeout: int = 900) -> dict:
             resources={"metadata": {"path": str(path.parent.resolve())}},
         )
         client.execute()
-    except CellExecutionError as error:  # the notebook raised: name the notebook's error
+    except (
+        CellExecutionError
+    ) as error:  # the notebook raised: name the notebook's error
         row.update(status="failed", error=error.ename or type(error).__name__)
     except Exception as error:  # timeout, dead kernel, unreadable file, ...: go on
         row.update(status="failed", error=type(error).__name__)
@@ -189,13 +197,20 @@ def main(argv: list[str] | None = None) -> int:
         description="Execute the chapter notebooks and report how long each takes."
     )
     parser.add_argument(
-        "notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in _toc.yml order)"
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="notebooks to run (default: all, in _toc.yml order)",
     )
-    parser.add_argument("--quick", action="store_true", help="quick mode (COURSE_QUICK=1)")
+    parser.add_argument(
+        "--quick", action="store_true", help="quick mode (COURSE_QUICK=1)"
+    )
     parser.add_argument(
         "--out", type=Path, help="the JSON report's file (default: benchmarks/latest/)"
     )
-    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    parser.add_argument(
+        "--timeout", type=int, default=900, help="seconds per cell (default 900)"
+    )
     args = parser.parse_args(argv)
     paths = args.notebooks or toc_notebooks()
     if not paths:

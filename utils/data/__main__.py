@@ -37,34 +37,54 @@ def _measure(argv: list[str]) -> int:
     name, cold = argv[0], argv[1:] == ["--cold"]
     if cold:
         clear_cache("fsdd" if name == "speech" else name)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB (Linux: KiB)
+    before = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )  # MB (Linux: KiB)
     start = time.perf_counter()
     data = load_task(name, quick=False, **BENCH[name])
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        json.dumps({"seconds": seconds, "peak_mb": peak, "baseline_mb": before, "data": repr(data)})
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mb": peak,
+                "baseline_mb": before,
+                "data": repr(data),
+            }
+        )
     )
     return 0
 
 
 def bench(argv: list[str]) -> int:
     """Time each task's cold load (feature cache cleared) and warm load, each in a fresh process."""
-    parser = argparse.ArgumentParser(prog="python -m utils.data bench", description=bench.__doc__)
-    parser.add_argument("tasks", nargs="*", help=f"tasks (default: all of {', '.join(BENCH)})")
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.data bench", description=bench.__doc__
+    )
+    parser.add_argument(
+        "tasks", nargs="*", help=f"tasks (default: all of {', '.join(BENCH)})"
+    )
     args = parser.parse_args(argv)
     print("cold: feature cache cleared; warm: cache filled; each a fresh process.")
-    print("peak RSS includes torch itself; data MB = peak RSS - RSS after `import torch`.")
+    print(
+        "peak RSS includes torch itself; data MB = peak RSS - RSS after `import torch`."
+    )
     print(f"{'task':15}{'cold s':>8}{'warm s':>8}{'peak RSS MB':>13}{'data MB':>9}")
     for name in args.tasks or list(BENCH):
         if name not in BENCH:
-            print(f"error: unknown task {name!r}; tasks: {', '.join(BENCH)}", file=sys.stderr)
+            print(
+                f"error: unknown task {name!r}; tasks: {', '.join(BENCH)}",
+                file=sys.stderr,
+            )
             return 2
         runs = {}
         for mode in ("cold", "warm"):
             command = [sys.executable, "-m", "utils.data", "_measure", name]
             command += ["--cold"] if mode == "cold" else []
-            done = subprocess.run(command, capture_output=True, text=True, env=os.environ)
+            done = subprocess.run(
+                command, capture_output=True, text=True, env=os.environ
+            )
             if done.returncode != 0:
                 print(f"{name}: {mode} load failed:\n{done.stderr}", file=sys.stderr)
                 return 1
@@ -92,10 +112,18 @@ def describe(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"fetch": fetch_main, "describe": describe, "bench": bench, "_measure": _measure}
+    commands = {
+        "fetch": fetch_main,
+        "describe": describe,
+        "bench": bench,
+        "_measure": _measure,
+    }
     if not argv or argv[0] not in commands:
         public = [c for c in commands if not c.startswith("_")]
-        print(f"usage: python -m utils.data {{{','.join(public)}}} [options]", file=sys.stderr)
+        print(
+            f"usage: python -m utils.data {{{','.join(public)}}} [options]",
+            file=sys.stderr,
+        )
         return 2
     return commands[argv[0]](argv[1:])
 

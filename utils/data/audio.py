@@ -39,7 +39,12 @@ def mel_to_hz(mel: torch.Tensor | float) -> torch.Tensor:
 
 
 def mel_filter_bank(
-    *, n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0, f_max: float | None = None
+    *,
+    n_fft: int,
+    n_mels: int,
+    sample_rate: int,
+    f_min: float = 0.0,
+    f_max: float | None = None,
 ) -> torch.Tensor:
     """Triangular mel filters, ``[n_mels, n_fft // 2 + 1]`` (chapter: Speech).
 
@@ -49,10 +54,20 @@ def mel_filter_bank(
     """
     f_max = sample_rate / 2 if f_max is None else f_max
     if not 0 <= f_min < f_max <= sample_rate / 2:
-        raise ValueError(f"need 0 <= f_min < f_max <= {sample_rate / 2} Hz, got {f_min}, {f_max}")
-    bins = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)  # [F]
-    edges = mel_to_hz(torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))  # [M+2]
-    left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]  # [M, 1] each
+        raise ValueError(
+            f"need 0 <= f_min < f_max <= {sample_rate / 2} Hz, got {f_min}, {f_max}"
+        )
+    bins = torch.linspace(
+        0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64
+    )  # [F]
+    edges = mel_to_hz(
+        torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2)
+    )  # [M+2]
+    left, centre, right = (
+        edges[:-2, None],
+        edges[1:-1, None],
+        edges[2:, None],
+    )  # [M, 1] each
     rising = (bins - left) / (centre - left)  # [M, F]
     falling = (right - bins) / (right - centre)
     bank = torch.clamp(torch.minimum(rising, falling), min=0.0)
@@ -96,9 +111,13 @@ def log_mel_spectrogram(
     if single:
         waveforms = waveforms[None]  # [1, N]
     if waveforms.ndim != 2:
-        raise ValueError(f"waveforms must be [batch, samples], got shape {list(waveforms.shape)}")
+        raise ValueError(
+            f"waveforms must be [batch, samples], got shape {list(waveforms.shape)}"
+        )
     win_length = win_length or n_fft
-    window = torch.hann_window(win_length, dtype=waveforms.dtype, device=waveforms.device)
+    window = torch.hann_window(
+        win_length, dtype=waveforms.dtype, device=waveforms.device
+    )
     spectrum = torch.stft(
         waveforms,
         n_fft,
@@ -125,7 +144,9 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> torch.Tensor:
     ``s_k = sqrt(2/n_mels)`` otherwise (the same transform as ``scipy.fft.dct(norm="ortho")``).
     """
     if not 0 < n_mfcc <= n_mels:
-        raise ValueError(f"need 0 < n_mfcc <= n_mels, got n_mfcc={n_mfcc}, n_mels={n_mels}")
+        raise ValueError(
+            f"need 0 < n_mfcc <= n_mels, got n_mfcc={n_mfcc}, n_mels={n_mels}"
+        )
     m = torch.arange(n_mels, dtype=torch.float64)[:, None]
     k = torch.arange(n_mfcc, dtype=torch.float64)[None, :]
     basis = torch.cos(math.pi * k * (m + 0.5) / n_mels)  # [M, K]
@@ -206,7 +227,9 @@ def normalise_per_utterance(
         )
     axes = (1,) if per_band else (1, 2)  # time, or time and bands
     real = _real_frames(features, lengths)  # [B, T, 1]: the frames normalised
-    counted = real if stats_from is None else _real_frames(features, lengths, stats_from)
+    counted = (
+        real if stats_from is None else _real_frames(features, lengths, stats_from)
+    )
     return _standardise(features, counted, axes, keep=real)
 
 
@@ -233,7 +256,9 @@ def normalise_per_speaker(
     for speaker in speakers.unique():
         rows = speakers == speaker
         x = features[rows]  # [b, T, F]: this speaker's utterances
-        out[rows] = _standardise(x, _real_frames(x, lengths[rows]), (0, 1))  # all their frames
+        out[rows] = _standardise(
+            x, _real_frames(x, lengths[rows]), (0, 1)
+        )  # all their frames
     return out
 
 
@@ -261,7 +286,9 @@ def resample(
     back as a 2 kHz one). The input is taken as zero outside its ends.
     """
     if not waveforms.is_floating_point():
-        raise ValueError(f"waveforms must be float (e.g. int16 / 32768), got {waveforms.dtype}")
+        raise ValueError(
+            f"waveforms must be float (e.g. int16 / 32768), got {waveforms.dtype}"
+        )
     rates = (orig_rate, new_rate)
     if not all(isinstance(r, int) and r > 0 for r in rates):
         raise ValueError(f"sample rates must be positive integers in Hz, got {rates}")
@@ -277,7 +304,9 @@ def resample(
     half = zero_crossings / cutoff  # the window's half-width, in input samples
     taps = torch.arange(-math.ceil(half), math.ceil(half) + 1)  # [K]
     t = torch.arange(n_out, dtype=torch.float64) * orig_rate / new_rate  # [M]
-    k = torch.floor(t).long()[:, None] + taps  # [M, K]: the input samples each output reads
+    k = (
+        torch.floor(t).long()[:, None] + taps
+    )  # [M, K]: the input samples each output reads
     d = t[:, None] - k  # [M, K]: their distance from it
     window = torch.where(d.abs() < half, torch.cos(math.pi * d / (2 * half)) ** 2, 0.0)
     weights = (cutoff * torch.sinc(cutoff * d) * window).to(waveforms.dtype)  # [M, K]
@@ -330,13 +359,20 @@ def spec_augment(
     """
     x = batch.x.clone()
     B = len(x)  # x: [B, T, F]
-    for axis, count, width in ((1, time_masks, time_width), (2, freq_masks, freq_width)):
+    for axis, count, width in (
+        (1, time_masks, time_width),
+        (2, freq_masks, freq_width),
+    ):
         size = x.shape[axis]
         positions = torch.arange(size)[None, :]  # [1, size]
         for _ in range(count):
             w = torch.randint(0, width + 1, (B, 1), generator=generator)  # [B, 1]
-            start = (torch.rand(B, 1, generator=generator) * (size - w + 1)).long()  # [B, 1]
+            start = (
+                torch.rand(B, 1, generator=generator) * (size - w + 1)
+            ).long()  # [B, 1]
             mask = (positions >= start) & (positions < start + w)  # [B, size]
-            mask = mask[:, :, None] if axis == 1 else mask[:, None, :]  # [B, T, 1] or [B, 1, F]
+            mask = (
+                mask[:, :, None] if axis == 1 else mask[:, None, :]
+            )  # [B, T, 1] or [B, 1, F]
             x = x.masked_fill(mask.to(x.device), 0.0)
     return type(batch)(x, batch.y, batch.lengths)

@@ -102,8 +102,12 @@ def cached(
             continue
         try:
             return _read(path, params)
-        except Exception as error:  # truncated, not a torch file, wrong content: recompute
-            print(f"{kind}: cached features {path.name} are unreadable ({error}); recomputing.")
+        except (
+            Exception
+        ) as error:  # truncated, not a torch file, wrong content: recompute
+            print(
+                f"{kind}: cached features {path.name} are unreadable ({error}); recomputing."
+            )
             with contextlib.suppress(OSError):  # a read-only folder keeps its bad file
                 path.unlink(missing_ok=True)
     tensors = compute()
@@ -111,7 +115,9 @@ def cached(
     return tensors
 
 
-def _store(kind: str, name: str, params: dict, tensors: dict[str, torch.Tensor]) -> Path | None:
+def _store(
+    kind: str, name: str, params: dict, tensors: dict[str, torch.Tensor]
+) -> Path | None:
     """Write to the first cache folder that accepts the file; None (and a note) if none does."""
     refused = []
     for folder in feature_dirs():

@@ -52,8 +52,15 @@ SIZES = {  # strings per split: full settings, quick mode
     "full": {"train": 2000, "val": 200, "test": 300, "new_voice": 300},
     "quick": {"train": 400, "val": 100, "test": 100, "new_voice": 100},
 }
-TRIM_DB = 35.0  # trim a recording's ends quieter than this many dB below its loudest 10 ms
-SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2, "new_voice": 3}  # one generator per split
+TRIM_DB = (
+    35.0  # trim a recording's ends quieter than this many dB below its loudest 10 ms
+)
+SPLIT_SEEDS = {
+    "train": 0,
+    "val": 1,
+    "test": 2,
+    "new_voice": 3,
+}  # one generator per split
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,9 @@ class StringPlan:
         if len(self.digits) != len(self.stems) or len(self.gains_db) != len(self.stems):
             raise ValueError("a plan needs one digit and one gain per recording")
         if len(self.gaps) != len(self.stems) + 1:
-            raise ValueError("a plan needs len(stems) + 1 gaps (before, between, after)")
+            raise ValueError(
+                "a plan needs len(stems) + 1 gaps (before, between, after)"
+            )
 
     @property
     def speaker(self) -> str:
@@ -84,7 +93,9 @@ def _check_range(name: str, value, *, minimum: float, integer: bool = False) -> 
     """``value`` as a ``(low, high)`` pair, or a clear ValueError."""
     pair = (value, value) if np.isscalar(value) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, float)) for v in pair):
-        raise ValueError(f"{name} must be a number or a (low, high) pair, got {value!r}")
+        raise ValueError(
+            f"{name} must be a number or a (low, high) pair, got {value!r}"
+        )
     if integer and not all(float(v).is_integer() for v in pair):
         raise ValueError(f"{name} must be whole numbers, got {value!r}")
     low, high = pair
@@ -108,7 +119,9 @@ def plan_strings(
     (seconds, uniform in ``gap``), gains (uniform in ±``gain_db``) and an SNR (chapter: Hybrids).
     """
     if not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"the number of strings must be a whole number >= 0, got {n!r}")
+        raise ValueError(
+            f"the number of strings must be a whole number >= 0, got {n!r}"
+        )
     lo_digits, hi_digits = _check_range("digits", digits, minimum=1, integer=True)
     lo_gap, hi_gap = _check_range("gap", gap, minimum=0.0)
     lo_snr, hi_snr = _check_range("snr_db", snr_db, minimum=-20.0)
@@ -132,7 +145,9 @@ def plan_strings(
                 stems=tuple(r.stem for r in chosen),
                 digits=tuple(r.digit for r in chosen),
                 gaps=tuple(int(g) for g in np.round(gaps)),
-                gains_db=tuple(float(g) for g in rng.uniform(-gain_db, gain_db, size=length)),
+                gains_db=tuple(
+                    float(g) for g in rng.uniform(-gain_db, gain_db, size=length)
+                ),
                 snr_db=float(rng.uniform(lo_snr, hi_snr)),
                 noise_seed=int(rng.integers(2**31)),
             )
@@ -167,7 +182,11 @@ def render(plan: StringPlan, waves: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def string_features(
-    plans: list[StringPlan], waves: dict[str, torch.Tensor], *, n_mels: int = 40, batch_size=128
+    plans: list[StringPlan],
+    waves: dict[str, torch.Tensor],
+    *,
+    n_mels: int = 40,
+    batch_size=128,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Log-mel features of rendered plans, normalised per string: a list of ``[T_i, n_mels]``
     tensors and their lengths ``[N]`` in frames (chapter: Hybrids)."""
@@ -233,7 +252,9 @@ def load_digit_strings(
     pools = {name: _pools(recordings, known, takes) for name, takes in TAKES.items()}
     pools["new_voice"] = _pools(recordings, [holdout_speaker], range(50))
     plans = {
-        name: plan_strings(pools[name], counts[name], seed=seed * 10 + offset, **options)
+        name: plan_strings(
+            pools[name], counts[name], seed=seed * 10 + offset, **options
+        )
         for name, offset in SPLIT_SEEDS.items()
     }
 
@@ -248,8 +269,13 @@ def load_digit_strings(
     def compute() -> dict[str, torch.Tensor]:
         used = {r.stem: r for r in recordings}
         stems = sorted({s for ps in plans.values() for p in ps for s in p.stems})
-        waves = {s: trim_silence(read_wav(used[s].path).float() / 32768.0) for s in stems}
-        feats = {name: string_features(ps, waves, n_mels=n_mels) for name, ps in plans.items()}
+        waves = {
+            s: trim_silence(read_wav(used[s].path).float() / 32768.0) for s in stems
+        }
+        feats = {
+            name: string_features(ps, waves, n_mels=n_mels)
+            for name, ps in plans.items()
+        }
         T = max([1, *(int(f[1].max()) for f in feats.values() if len(f[1]))])
         tensors = {}
         for name, (xs, lengths) in feats.items():

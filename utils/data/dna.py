@@ -104,7 +104,9 @@ def _codes(sequences: list[str]) -> np.ndarray:
     """ASCII codes ``[N, L]`` of equal-length sequences."""
     lengths = {len(s) for s in sequences}
     if len(lengths) > 1:
-        raise ValueError(f"sequences must have one length to stack, got lengths {sorted(lengths)}")
+        raise ValueError(
+            f"sequences must have one length to stack, got lengths {sorted(lengths)}"
+        )
     text = "".join(sequences).encode("ascii", errors="replace")
     codes = np.frombuffer(text, dtype=np.uint8).reshape(len(sequences), -1)
     bad = np.nonzero(_lookup_tables()[1][codes] < 0)[0]
@@ -117,7 +119,9 @@ def one_hot(sequences: list[str]) -> torch.Tensor:
     """Equal-length sequences -> one-hot ``[N, 4, L]`` float32 over A, C, G, T, ambiguous
     letters spread uniformly (chapter: DNA)."""
     encoded = _lookup_tables()[0][_codes(sequences)]  # [N, L, 4]
-    return torch.from_numpy(np.ascontiguousarray(encoded.transpose(0, 2, 1)))  # [N, 4, L]
+    return torch.from_numpy(
+        np.ascontiguousarray(encoded.transpose(0, 2, 1))
+    )  # [N, 4, L]
 
 
 def tokens(sequences: list[str]) -> torch.Tensor:
@@ -129,7 +133,9 @@ def tokens(sequences: list[str]) -> torch.Tensor:
 def tokens_to_one_hot(tokens: torch.Tensor) -> torch.Tensor:
     """Tokens ``[N, L]`` (0-4) -> one-hot ``[N, 4, L]`` float32, token 4 (N) as 0.25 each
     (chapter: DNA)."""
-    table = torch.tensor([[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0.25] * 4])
+    table = torch.tensor(
+        [[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0.25] * 4]
+    )
     return table[tokens].transpose(1, 2).contiguous()  # [N, L, 4] -> [N, 4, L]
 
 
@@ -151,7 +157,9 @@ def gc_content(x: torch.Tensor) -> torch.Tensor:
     ``N`` (0.25 on each base) counts as half a G or C."""
     if x.ndim != 3 or x.shape[1] != 4:
         raise ValueError(f"expected one-hot DNA [N, 4, L], got shape {list(x.shape)}")
-    return x[:, 1:3].sum(dim=(1, 2)) / x.shape[2]  # C and G rows, over all positions -> [N]
+    return (
+        x[:, 1:3].sum(dim=(1, 2)) / x.shape[2]
+    )  # C and G rows, over all positions -> [N]
 
 
 def iupac_pfm(consensus: str) -> torch.Tensor:

@@ -94,8 +94,12 @@ def tree_digest(root: Path, pattern: str) -> tuple[str, int]:
     depends on the files' names and bytes, not on how an archive packed them.
     """
     files = sorted(root.glob(pattern))
-    lines = "".join(f"{p.relative_to(root).as_posix()} {sha256_file(p)}\n" for p in files)
-    return hashlib.sha256(lines.encode()).hexdigest(), sum(p.stat().st_size for p in files)
+    lines = "".join(
+        f"{p.relative_to(root).as_posix()} {sha256_file(p)}\n" for p in files
+    )
+    return hashlib.sha256(lines.encode()).hexdigest(), sum(
+        p.stat().st_size for p in files
+    )
 
 
 def source_url(resource: Resource, mirror: str | None = None) -> str:
@@ -111,7 +115,9 @@ def source_url(resource: Resource, mirror: str | None = None) -> str:
 def _is_transient(error: Exception) -> bool:
     if isinstance(error, urllib.error.HTTPError):
         return error.code >= 500 or error.code in (408, 429)
-    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, FileNotFoundError):
+    if isinstance(error, urllib.error.URLError) and isinstance(
+        error.reason, FileNotFoundError
+    ):
         return False  # a file:// mirror without the file: retrying will not help
     return isinstance(error, (urllib.error.URLError, OSError, TimeoutError))
 
@@ -125,7 +131,12 @@ def _download(url: str, dest, *, label: str, progress: bool, timeout: float) -> 
         total = int(total) if total else None
         received = 0
         with tqdm(
-            total=total, unit="B", unit_scale=True, desc=label, disable=not progress, leave=False
+            total=total,
+            unit="B",
+            unit_scale=True,
+            desc=label,
+            disable=not progress,
+            leave=False,
         ) as bar:
             while block := response.read(1 << 16):
                 dest.write(block)
@@ -136,7 +147,13 @@ def _download(url: str, dest, *, label: str, progress: bool, timeout: float) -> 
 
 
 def _download_with_retries(
-    url: str, dest_dir: Path, *, label: str, retries: int, progress: bool, timeout: float = 60
+    url: str,
+    dest_dir: Path,
+    *,
+    label: str,
+    retries: int,
+    progress: bool,
+    timeout: float = 60,
 ) -> Path:
     """Download ``url`` to a new temporary file in ``dest_dir`` and return its path.
 
@@ -177,7 +194,9 @@ def safe_extract(archive: Path, dest: Path) -> None:
             "expects; delete it and download it again from the canonical host."
         ) from error
     except tarfile.TarError as error:
-        raise DownloadError(f"{archive.name} is not a readable tar archive: {error}") from error
+        raise DownloadError(
+            f"{archive.name} is not a readable tar archive: {error}"
+        ) from error
 
 
 def _is_cached(folder: Path, resource: Resource) -> bool:
@@ -186,7 +205,10 @@ def _is_cached(folder: Path, resource: Resource) -> bool:
     if resource.unpack == "tar":
         if not target.is_dir():
             return False
-        return sum(p.stat().st_size for p in target.glob(resource.tree_glob)) == resource.size
+        return (
+            sum(p.stat().st_size for p in target.glob(resource.tree_glob))
+            == resource.size
+        )
     return target.is_file() and target.stat().st_size == resource.size
 
 
@@ -196,7 +218,9 @@ def _verify(path: Path, resource: Resource, *, url: str, dataset: str) -> None:
         what = f"the files {resource.tree_glob} extracted from {url}"
     else:
         digest, size = sha256_file(path), path.stat().st_size
-        what = url if resource.unpack == "none" else f"the decompressed content of {url}"
+        what = (
+            url if resource.unpack == "none" else f"the decompressed content of {url}"
+        )
     if digest != resource.sha256:
         raise ChecksumError(
             f"{dataset}: checksum mismatch for {what}: expected sha256 {resource.sha256} "
@@ -206,7 +230,9 @@ def _verify(path: Path, resource: Resource, *, url: str, dataset: str) -> None:
         )
 
 
-def _install(resource: Resource, folder: Path, *, dataset: str, retries: int, progress: bool):
+def _install(
+    resource: Resource, folder: Path, *, dataset: str, retries: int, progress: bool
+):
     """Download one resource, unpack and verify it, then move it into place atomically."""
     url = source_url(resource)
     label = f"{dataset}/{Path(resource.mirror_path).name}"
@@ -232,7 +258,9 @@ def _install(resource: Resource, folder: Path, *, dataset: str, retries: int, pr
             safe_extract(download, staging)
             tops = [p for p in staging.iterdir()]
             if len(tops) != 1 or not tops[0].is_dir():
-                raise DownloadError(f"{dataset}: expected one top-level folder in {url}")
+                raise DownloadError(
+                    f"{dataset}: expected one top-level folder in {url}"
+                )
             ready = tops[0]
         else:
             raise ValueError(f"unknown unpack mode {resource.unpack!r}")
@@ -253,10 +281,15 @@ def dataset_lock(name: str) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        print(f"{name}: waiting for another process to finish fetching {name}...", flush=True)
+        print(
+            f"{name}: waiting for another process to finish fetching {name}...",
+            flush=True,
+        )
         start = time.perf_counter()
         lock.acquire()  # no time-out: the kernel frees the lock of a process that died
-        print(f"{name}: waited {time.perf_counter() - start:.1f} s for the other process.")
+        print(
+            f"{name}: waited {time.perf_counter() - start:.1f} s for the other process."
+        )
     try:
         yield
     finally:
@@ -288,7 +321,9 @@ def dataset_info(name: str) -> Dataset:
         ) from None
 
 
-def fetch(name: str, *, verify: bool = False, retries: int = 3, progress: bool = True) -> Path:
+def fetch(
+    name: str, *, verify: bool = False, retries: int = 3, progress: bool = True
+) -> Path:
     """Make sure dataset ``name`` is in the cache and return its folder (chapter: Getting started).
 
     A file already in place with the right size is trusted (the cache only ever receives
@@ -302,7 +337,9 @@ def fetch(name: str, *, verify: bool = False, retries: int = 3, progress: bool =
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with dataset_lock(name):
-            _fetch_missing(dataset, folder, verify=verify, retries=retries, progress=progress)
+            _fetch_missing(
+                dataset, folder, verify=verify, retries=retries, progress=progress
+            )
     except OSError as error:
         if error.errno not in WRITE_ERRORS:
             raise
@@ -313,29 +350,43 @@ def fetch(name: str, *, verify: bool = False, retries: int = 3, progress: bool =
     return folder
 
 
-def _fetch_missing(dataset: Dataset, folder: Path, *, verify: bool, retries: int, progress: bool):
+def _fetch_missing(
+    dataset: Dataset, folder: Path, *, verify: bool, retries: int, progress: bool
+):
     """Install every resource of ``dataset`` not yet in ``folder`` (hold the dataset's lock)."""
     name = dataset.name
     _clean_leftovers(folder)
     for resource in dataset.resources:
-        if _is_cached(folder, resource):  # perhaps installed by the process we waited for
+        if _is_cached(
+            folder, resource
+        ):  # perhaps installed by the process we waited for
             if not verify:
                 continue
             try:
-                _verify(folder / resource.target, resource, url="the cache", dataset=name)
+                _verify(
+                    folder / resource.target, resource, url="the cache", dataset=name
+                )
                 continue
             except ChecksumError:
-                print(f"{name}: cached {resource.target} is corrupt; fetching it again.")
+                print(
+                    f"{name}: cached {resource.target} is corrupt; fetching it again."
+                )
         _install(resource, folder, dataset=name, retries=retries, progress=progress)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fetch the course's datasets into the cache.")
+    parser = argparse.ArgumentParser(
+        description="Fetch the course's datasets into the cache."
+    )
     parser.add_argument(
         "names", nargs="*", help=f"datasets (default: all of {', '.join(MANIFEST)})"
     )
-    parser.add_argument("--verify", action="store_true", help="re-hash files already cached")
-    parser.add_argument("--list", action="store_true", help="list the datasets and exit")
+    parser.add_argument(
+        "--verify", action="store_true", help="re-hash files already cached"
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="list the datasets and exit"
+    )
     args = parser.parse_args(argv)
     if args.list:
         for d in MANIFEST.values():

@@ -67,7 +67,11 @@ def read_idx(path: Path) -> torch.Tensor:
 def load_raw(folder: Path | None = None) -> dict[str, torch.Tensor]:
     """The four IDX files as uint8 tensors: ``train_x`` ``[60000, 28, 28]``, ``train_y``,
     ``test_x`` ``[10000, 28, 28]``, ``test_y`` (chapter: Images)."""
-    folder = Path(folder) if folder is not None else fetch("fashion-mnist", progress=False) / RAW
+    folder = (
+        Path(folder)
+        if folder is not None
+        else fetch("fashion-mnist", progress=False) / RAW
+    )
     return {
         "train_x": read_idx(folder / "train-images-idx3-ubyte"),
         "train_y": read_idx(folder / "train-labels-idx1-ubyte"),
@@ -77,7 +81,10 @@ def load_raw(folder: Path | None = None) -> dict[str, torch.Tensor]:
 
 
 def normalise(
-    images: torch.Tensor, index: torch.Tensor | None = None, dtype=torch.float16, chunk: int = 8192
+    images: torch.Tensor,
+    index: torch.Tensor | None = None,
+    dtype=torch.float16,
+    chunk: int = 8192,
 ) -> torch.Tensor:
     """uint8 ``[N, 28, 28]`` (or the rows ``index`` picks) -> ``(x / 255 - MEAN) / STD`` as
     ``[N, 1, 28, 28]`` ``dtype`` (chapter: Images).
@@ -86,7 +93,9 @@ def normalise(
     of doing arithmetic on every pixel; chunks keep the temporary copies small.
     """
     numpy_dtype = {torch.float16: np.float16, torch.float32: np.float32}[dtype]
-    table = ((np.arange(256) / 255.0 - MEAN) / STD).astype(numpy_dtype)  # grey level -> value
+    table = ((np.arange(256) / 255.0 - MEAN) / STD).astype(
+        numpy_dtype
+    )  # grey level -> value
     pixels = images.numpy()
     index = np.arange(len(images)) if index is None else index.numpy()
     out = np.empty((len(index), 1, *pixels.shape[1:]), dtype=table.dtype)
@@ -103,7 +112,9 @@ def _fill(x: torch.Tensor) -> float:
     return -MEAN / STD if x.dtype.is_floating_point else 0.0
 
 
-def shift_images(x: torch.Tensor, dx: int, dy: int, fill: float | None = None) -> torch.Tensor:
+def shift_images(
+    x: torch.Tensor, dx: int, dy: int, fill: float | None = None
+) -> torch.Tensor:
     """Move images ``[B, C, H, W]`` by ``dx`` pixels right and ``dy`` down, filling the
     uncovered border with black (chapter: Images)."""
     if x.ndim != 4:
@@ -113,13 +124,21 @@ def shift_images(x: torch.Tensor, dx: int, dy: int, fill: float | None = None) -
     H, W = x.shape[-2:]
     if abs(dx) >= W or abs(dy) >= H:
         return out
-    src_y, dst_y = slice(max(0, -dy), H - max(0, dy)), slice(max(0, dy), H - max(0, -dy))
-    src_x, dst_x = slice(max(0, -dx), W - max(0, dx)), slice(max(0, dx), W - max(0, -dx))
+    src_y, dst_y = (
+        slice(max(0, -dy), H - max(0, dy)),
+        slice(max(0, dy), H - max(0, -dy)),
+    )
+    src_x, dst_x = (
+        slice(max(0, -dx), W - max(0, dx)),
+        slice(max(0, dx), W - max(0, -dx)),
+    )
     out[..., dst_y, dst_x] = x[..., src_y, src_x]
     return out
 
 
-def rotate_images(x: torch.Tensor, degrees: torch.Tensor | float, fill: float | None = None):
+def rotate_images(
+    x: torch.Tensor, degrees: torch.Tensor | float, fill: float | None = None
+):
     """Rotate images ``[B, C, H, W]`` anticlockwise about their centre by ``degrees`` (one
     angle, or one per image ``[B]``), bilinear, black outside (chapter: Images)."""
     if x.ndim != 4:
@@ -129,10 +148,14 @@ def rotate_images(x: torch.Tensor, degrees: torch.Tensor | float, fill: float | 
     cos, sin = torch.cos(angle), torch.sin(angle)
     zero = torch.zeros_like(cos)
     # where each output pixel samples the input (y points down): [B, 2, 3]
-    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # [B, H, W, 2]
     shifted = x.float() - fill  # so that zero padding means a black pixel
-    out = F.grid_sample(shifted, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = F.grid_sample(
+        shifted, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
     return (out + fill).to(x.dtype)
 
 
@@ -182,7 +205,9 @@ def load_images(
     quick = config.quick if quick is None else quick
     raw = load_raw()
     train_y, test_y = raw["train_y"].long(), raw["test_y"].long()
-    train_idx, val_idx = stratified_split(train_y, (1 - val_size / len(train_y),), seed=seed)
+    train_idx, val_idx = stratified_split(
+        train_y, (1 - val_size / len(train_y),), seed=seed
+    )
     parts = {"train": train_idx, "val": val_idx, "test": torch.arange(len(test_y))}
     if quick:
         parts = {
@@ -193,11 +218,15 @@ def load_images(
         }
 
     def make(name: str) -> Split:
-        images, labels = (raw["test_x"], test_y) if name == "test" else (raw["train_x"], train_y)
+        images, labels = (
+            (raw["test_x"], test_y) if name == "test" else (raw["train_x"], train_y)
+        )
         idx = parts[name]
         x = normalise(images, idx, dtype=getattr(torch, dtype))  # [B, 1, 28, 28]
         if view == "rows":
-            return Split(x[:, 0], labels[idx], torch.full((len(idx),), 28))  # [B, 28, 28]
+            return Split(
+                x[:, 0], labels[idx], torch.full((len(idx),), 28)
+            )  # [B, 28, 28]
         return Split(x, labels[idx])
 
     train, val, test = make("train"), make("val"), make("test")
@@ -222,12 +251,18 @@ def load_images(
 # ----------------------------------------------------------------------------- chapter experiments
 
 
-def class_means(x: torch.Tensor, y: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+def class_means(
+    x: torch.Tensor, y: torch.Tensor, num_classes: int = 10
+) -> torch.Tensor:
     """The mean image of each class, ``[classes, ...]`` float32, from images ``x`` ``[N, ...]``
     and labels ``y`` ``[N]`` (chapter: Images). A class with no example gets NaNs."""
     if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels: pass matching splits")
-    flat = x.reshape(len(x), -1).float()  # (N, pixels), float32 so sums stay exact enough
+        raise ValueError(
+            f"x has {len(x)} images but y has {len(y)} labels: pass matching splits"
+        )
+    flat = x.reshape(
+        len(x), -1
+    ).float()  # (N, pixels), float32 so sums stay exact enough
     one_hot = torch.nn.functional.one_hot(y.long(), num_classes).float()  # (N, classes)
     sums = one_hot.T @ flat  # (classes, pixels)
     counts = one_hot.sum(dim=0)  # (classes,)
@@ -252,7 +287,9 @@ def permute_pixels(x: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
     cannot tell the two tasks apart. Undo it with ``permute_pixels(x, permutation.argsort())``.
     """
     if x.ndim not in (3, 4):
-        raise ValueError(f"expected images [B, C, H, W] or rows [B, H, W], got {list(x.shape)}")
+        raise ValueError(
+            f"expected images [B, C, H, W] or rows [B, H, W], got {list(x.shape)}"
+        )
     H, W = x.shape[-2:]
     if permutation.shape != (H * W,):
         raise ValueError(

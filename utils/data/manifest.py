@@ -47,9 +47,7 @@ class Dataset:
         return sum(r.size for r in self.resources)
 
 
-_FSDD_URL = (
-    "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
-)
+_FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
 _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 _CNNPROM_URL = (
     "https://raw.githubusercontent.com/solovictor/CNNPromoterData/"

@@ -65,9 +65,8 @@ class Motif:
         return "".join(ALPHABET[i] for i in self.probabilities().argmax(dim=0).tolist())
 
     def __repr__(self) -> str:
-        return (
-            f"Motif({self.name} {self.matrix_id}, width={self.width}, consensus={self.consensus()})"
-        )
+        consensus = self.consensus()
+        return f"Motif({self.name} {self.matrix_id}, width={self.width}, consensus={consensus})"
 
 
 def jaspar_info() -> dict:
@@ -81,7 +80,9 @@ def load_motifs() -> dict[str, Motif]:
     """The stored JASPAR motifs by name: ``load_motifs()["CTCF"]`` (chapter: DNA)."""
     stored = json.loads(JASPAR_FILE.read_text())["motifs"]
     return {
-        name: Motif(name, m["matrix_id"], tuple(tuple(m["counts"][b]) for b in ALPHABET))
+        name: Motif(
+            name, m["matrix_id"], tuple(tuple(m["counts"][b]) for b in ALPHABET)
+        )
         for name, m in stored.items()
     }
 
@@ -102,7 +103,9 @@ def _gap_range(gap, min_gap: int) -> tuple[int, int]:
 def sample_sites(motif: Motif, n: int, generator: torch.Generator) -> torch.Tensor:
     """``n`` binding sites drawn from the motif's column probabilities: tokens ``[n, W]``."""
     columns = motif.probabilities().T  # [W, 4]
-    return torch.multinomial(columns, n, replacement=True, generator=generator).T  # [n, W]
+    return torch.multinomial(
+        columns, n, replacement=True, generator=generator
+    ).T  # [n, W]
 
 
 # ----------------------------------------------------------------------------- generator
@@ -134,11 +137,15 @@ def make_motif_sequences(
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     if n <= 0 or n % 2:
-        raise ValueError(f"n must be a positive even number (two equal classes), got {n}")
+        raise ValueError(
+            f"n must be a positive even number (two equal classes), got {n}"
+        )
     motifs = load_motifs()
     for name in (motif_a, motif_b):
         if name not in motifs:
-            raise ValueError(f"unknown motif {name!r}; stored motifs: {', '.join(motifs)}")
+            raise ValueError(
+                f"unknown motif {name!r}; stored motifs: {', '.join(motifs)}"
+            )
     a, b = motifs[motif_a], motifs[motif_b]
     width = max(a.width, b.width)
     low, high = _gap_range(gap, min_gap)
@@ -156,7 +163,9 @@ def make_motif_sequences(
     if gap is None:
         starts = torch.randint(0, length - width + 1, (n, 2), generator=g)
         while (clash := (starts[:, 0] - starts[:, 1]).abs() < width + min_gap).any():
-            starts[clash] = torch.randint(0, length - width + 1, (int(clash.sum()), 2), generator=g)
+            starts[clash] = torch.randint(
+                0, length - width + 1, (int(clash.sum()), 2), generator=g
+            )
         starts = torch.sort(starts, dim=1).values  # [n, 2], left site first
     else:
         gaps = torch.randint(low, high + 1, (n,), generator=g)  # [n]
@@ -166,7 +175,10 @@ def make_motif_sequences(
     pools = (sample_sites(a, n, g), sample_sites(b, n, g))  # [n, W_a], [n, W_b]
 
     # which motif sits in each slot, and which pool entry it uses
-    positive, negative = torch.nonzero(labels == 1).flatten(), torch.nonzero(labels == 0).flatten()
+    positive, negative = (
+        torch.nonzero(labels == 1).flatten(),
+        torch.nonzero(labels == 0).flatten(),
+    )
     rows = torch.arange(n)
     if variant == "order":  # positives A..B, negatives B..A; row i uses pool entry i
         which = torch.stack([1 - labels, labels], dim=1)  # [n, 2]
@@ -174,7 +186,9 @@ def make_motif_sequences(
     else:  # positives A..A, negatives B..B; each pool entry still used exactly once
         which = torch.stack([1 - labels, 1 - labels], dim=1)
         entry = torch.stack([rows, rows], dim=1)
-        entry[positive, 1] = negative  # a positive's second A site borrows a negative's entry
+        entry[positive, 1] = (
+            negative  # a positive's second A site borrows a negative's entry
+        )
         entry[negative, 1] = positive
     for slot in range(2):
         for m, sites in enumerate(pools):
@@ -204,7 +218,9 @@ def load_motif_grammar(
     ``gap`` fixes the spacing of the two sites (see :func:`make_motif_sequences`).
     """
     if split != "random":
-        raise ValueError(f"motif_grammar splits: 'random' (stratified, seeded), got {split!r}")
+        raise ValueError(
+            f"motif_grammar splits: 'random' (stratified, seeded), got {split!r}"
+        )
     quick = config.quick if quick is None else quick
     data = make_motif_sequences(
         variant,
@@ -269,6 +285,12 @@ def make_motif_split(
     length]`` (chapter: DNA). Use a ``seed`` other than the training task's, so that no
     background or site is shared with training: e.g. train at 200 bp, test at 800 bp."""
     data = make_motif_sequences(
-        variant, n=n, length=length, motif_a=motif_a, motif_b=motif_b, gap=gap, seed=seed
+        variant,
+        n=n,
+        length=length,
+        motif_a=motif_a,
+        motif_b=motif_b,
+        gap=gap,
+        seed=seed,
     )
     return Split(tokens_to_one_hot(data["tokens"]), data["labels"])  # [n, 4, length]

@@ -35,7 +35,9 @@ FILES = {
 }
 
 
-def deduplicate(sequences: list[str], labels: list[int]) -> tuple[list[int], dict[str, int]]:
+def deduplicate(
+    sequences: list[str], labels: list[int]
+) -> tuple[list[int], dict[str, int]]:
     """Indices to keep: the first copy of each sequence (a sequence and its reverse complement
     are the same), none of a sequence seen with two labels (chapter: DNA).
 
@@ -54,14 +56,21 @@ def deduplicate(sequences: list[str], labels: list[int]) -> tuple[list[int], dic
             keep.append(i)
         seen.add(key)
     conflicting = sum(len(labels_of[key]) > 1 for key in keys)
-    return keep, {"duplicates": len(keys) - len(keep) - conflicting, "conflicting": conflicting}
+    return keep, {
+        "duplicates": len(keys) - len(keep) - conflicting,
+        "conflicting": conflicting,
+    }
 
 
-def load_sequences(organism: str = "arabidopsis") -> tuple[list[str], torch.Tensor, list[str]]:
+def load_sequences(
+    organism: str = "arabidopsis",
+) -> tuple[list[str], torch.Tensor, list[str]]:
     """All sequences of ``organism`` with labels (1 = promoter) and FASTA headers, before
     de-duplication (chapter: DNA)."""
     if organism not in FILES:
-        raise ValueError(f"organism must be one of {', '.join(FILES)}, got {organism!r}")
+        raise ValueError(
+            f"organism must be one of {', '.join(FILES)}, got {organism!r}"
+        )
     folder = fetch("promoters", progress=False)
     sequences, labels, headers = [], [], []
     for label, kind in enumerate(CLASS_NAMES):
@@ -89,7 +98,9 @@ def load_promoters(
     promoters); ``spec.extra["class_counts"]`` gives the counts.
     """
     if split != "random":
-        raise ValueError(f"promoter splits: 'random' (stratified, seeded), got {split!r}")
+        raise ValueError(
+            f"promoter splits: 'random' (stratified, seeded), got {split!r}"
+        )
     quick = config.quick if quick is None else quick
     sequences, labels, headers = load_sequences(organism)
     keep, report = deduplicate(sequences, labels.tolist())
@@ -103,7 +114,9 @@ def load_promoters(
         parts = quick_subsets(parts, labels, seed=seed)
 
     def make(idx: torch.Tensor) -> Split:
-        return Split(dna.one_hot([sequences[keep[i]] for i in idx.tolist()]), labels[idx])
+        return Split(
+            dna.one_hot([sequences[keep[i]] for i in idx.tolist()]), labels[idx]
+        )
 
     spec = TaskSpec(
         name="promoters",
@@ -119,7 +132,9 @@ def load_promoters(
             "removed": report,
             "split": split,
             "quick": quick,
-            "ids": {k: tuple(headers[keep[i]] for i in v.tolist()) for k, v in parts.items()},
+            "ids": {
+                k: tuple(headers[keep[i]] for i in v.tolist()) for k, v in parts.items()
+            },
         },
     )
     return TaskData(spec, make(parts["train"]), make(parts["val"]), make(parts["test"]))

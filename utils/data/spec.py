@@ -60,7 +60,9 @@ class Split:
         if len(self.x) != len(self.y):
             raise ValueError(f"x has {len(self.x)} examples but y has {len(self.y)}")
         if self.lengths is not None and len(self.lengths) != len(self.x):
-            raise ValueError(f"x has {len(self.x)} examples but lengths has {len(self.lengths)}")
+            raise ValueError(
+                f"x has {len(self.x)} examples but lengths has {len(self.lengths)}"
+            )
 
     def __len__(self) -> int:
         return len(self.y)

@@ -67,7 +67,11 @@ def parse_name(path: Path) -> Recording:
 
 def list_recordings(folder: Path | None = None) -> list[Recording]:
     """All recordings, sorted by speaker, digit and take (fetches the dataset if needed)."""
-    folder = Path(folder) if folder is not None else fetch("fsdd", progress=False) / RECORDINGS
+    folder = (
+        Path(folder)
+        if folder is not None
+        else fetch("fsdd", progress=False) / RECORDINGS
+    )
     recordings = [parse_name(p) for p in folder.glob("*.wav")]
     if not recordings:
         raise ValueError(f"no .wav files in {folder}")
@@ -113,7 +117,9 @@ def read_wav(path: Path, *, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
     return torch.from_numpy(np.frombuffer(data, dtype="<i2").astype(np.int16))
 
 
-def pad_or_crop(waveforms: list[torch.Tensor], length: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_or_crop(
+    waveforms: list[torch.Tensor], length: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack int16 waveforms into ``[B, length]`` float in [-1, 1), zero-padded or cropped at the
     end, and return their kept lengths ``[B]`` in samples (chapter: Speech)."""
     batch = torch.zeros(len(waveforms), length)
@@ -142,7 +148,9 @@ def speaker_holdout_split(
     indices (chapter: Speech)."""
     speakers = sorted({r.speaker for r in recordings})
     if speaker not in speakers:
-        raise ValueError(f"unknown speaker {speaker!r}; FSDD's speakers are {', '.join(speakers)}")
+        raise ValueError(
+            f"unknown speaker {speaker!r}; FSDD's speakers are {', '.join(speakers)}"
+        )
     test = torch.tensor([r.speaker == speaker for r in recordings])
     return torch.nonzero(~test).flatten(), torch.nonzero(test).flatten()
 
@@ -179,7 +187,9 @@ def waveform_features(
     if features not in ("logmel", "mfcc"):
         raise ValueError(f"features must be 'logmel' or 'mfcc', got {features!r}")
     if normalise not in NORMALISATIONS:
-        raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {normalise!r}")
+        raise ValueError(
+            f"normalise must be one of {NORMALISATIONS}, got {normalise!r}"
+        )
     x = audio.log_mel_spectrogram(
         waveforms,
         sample_rate=SAMPLE_RATE,
@@ -209,14 +219,18 @@ def compute_features(
     time (one ``torch.stft`` call each) (chapter: Speech)."""
     chunks, frame_lengths = [], []
     for start in range(0, len(recordings), batch_size):
-        waves, lengths = load_waveforms(recordings[start : start + batch_size], max_samples)
+        waves, lengths = load_waveforms(
+            recordings[start : start + batch_size], max_samples
+        )
         x, frames = waveform_features(waves, lengths, **options)
         chunks.append(x)
         frame_lengths.append(frames)
     return torch.cat(chunks), torch.cat(frame_lengths)
 
 
-def _cached_features(recordings: list[Recording], **params) -> tuple[torch.Tensor, torch.Tensor]:
+def _cached_features(
+    recordings: list[Recording], **params
+) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`compute_features`, cached on disk under a hash of the file list and ``params``."""
     names = "\n".join(r.stem for r in recordings).encode()
     key = {
@@ -289,7 +303,11 @@ def load_speech(
                 f"held-out {holdout_speaker!r}, got {val_speaker!r}"
             )
         rest, val = speaker_holdout_split([recordings[i] for i in train], val_speaker)
-        parts = {"train": train[rest], "val": train[val], "test": test}  # indices into train
+        parts = {
+            "train": train[rest],
+            "val": train[val],
+            "test": test,
+        }  # indices into train
     else:
         kept, held = stratified_split(strata[train], (1 - val_fraction,), seed=seed)
         parts = {"train": train[kept], "val": train[held], "test": test}
@@ -312,7 +330,9 @@ def load_speech(
 
     def make(idx: torch.Tensor) -> Split:
         features, frames = x[row[idx]], lengths[row[idx]]
-        if normalise == "speaker":  # statistics from this split's recordings of each speaker
+        if (
+            normalise == "speaker"
+        ):  # statistics from this split's recordings of each speaker
             features = audio.normalise_per_speaker(features, frames, speaker_ids[idx])
         return Split(features, digits[idx], frames)
 

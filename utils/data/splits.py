@@ -47,11 +47,17 @@ def stratified_split(
     Returns one sorted index tensor per part; the parts are disjoint and cover every example.
     """
     if strata.ndim != 1:
-        raise ValueError(f"strata must be a 1-D tensor of labels, got shape {list(strata.shape)}")
+        raise ValueError(
+            f"strata must be a 1-D tensor of labels, got shape {list(strata.shape)}"
+        )
     if any(f < 0 for f in fractions) or sum(fractions) > 1:
-        raise ValueError(f"fractions must be non-negative and sum to at most 1, got {fractions}")
+        raise ValueError(
+            f"fractions must be non-negative and sum to at most 1, got {fractions}"
+        )
     generator = _generator(seed)
-    values, counts = torch.unique(strata, return_counts=True)  # sorted: a fixed order of draws
+    values, counts = torch.unique(
+        strata, return_counts=True
+    )  # sorted: a fixed order of draws
     members = []
     for value in values:
         group = torch.nonzero(strata == value).flatten()

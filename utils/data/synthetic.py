@@ -25,17 +25,26 @@ def _check_sizes(**sizes) -> None:
             raise ValueError(f"{name} must be a positive whole number, got {value!r}")
 
 
-def _three_splits(make, sizes: tuple[int, int, int], seed: int) -> tuple[Split, Split, Split]:
+def _three_splits(
+    make, sizes: tuple[int, int, int], seed: int
+) -> tuple[Split, Split, Split]:
     """``make(n, generator)`` for train, validation and test, each from its own seed."""
-    return tuple(make(n, torch.Generator().manual_seed(seed * 3 + i)) for i, n in enumerate(sizes))
+    return tuple(
+        make(n, torch.Generator().manual_seed(seed * 3 + i))
+        for i, n in enumerate(sizes)
+    )
 
 
 # ----------------------------------------------------------------------------- the adding problem
 
-ADDING_BASELINE_MSE = 1 / 6  # always answering 1.0: the variance of the sum of two U(0, 1)
+ADDING_BASELINE_MSE = (
+    1 / 6
+)  # always answering 1.0: the variance of the sum of two U(0, 1)
 
 
-def adding_examples(n: int, length: int, generator: torch.Generator | None = None) -> Split:
+def adding_examples(
+    n: int, length: int, generator: torch.Generator | None = None
+) -> Split:
     """``n`` sequences of the adding problem (chapter: Recurrent networks).
 
     Each step carries two features: a random number in [0, 1) and a marker, 1 at exactly two
@@ -44,7 +53,9 @@ def adding_examples(n: int, length: int, generator: torch.Generator | None = Non
     """
     _check_sizes(n=n)
     if not isinstance(length, int) or length < 4:
-        raise ValueError(f"length must be a whole number of at least 4 steps, got {length!r}")
+        raise ValueError(
+            f"length must be a whole number of at least 4 steps, got {length!r}"
+        )
     values = torch.rand(n, length, generator=generator)  # (n, T)
     half = length // 2
     first = torch.randint(0, half, (n,), generator=generator)  # (n,)
@@ -68,7 +79,9 @@ def adding_problem(
     a model that does better has remembered something about the marked numbers.
     """
     _check_sizes(train=train, val=val, test=test)
-    splits = _three_splits(lambda n, g: adding_examples(n, length, g), (train, val, test), seed)
+    splits = _three_splits(
+        lambda n, g: adding_examples(n, length, g), (train, val, test), seed
+    )
     spec = TaskSpec(f"adding_{length}", "sequence", (length, 2), 1, ("sum",))
     return TaskData(spec, *splits)
 
@@ -122,7 +135,9 @@ def make_patterns(num_patterns: int = 3, width: int = 9, seed: int = 0) -> torch
     _check_sizes(num_patterns=num_patterns, width=width)
     g = torch.Generator().manual_seed(seed)
     raw = torch.randn(num_patterns, width + 2, generator=g)
-    smooth = (raw[:, :-2] + raw[:, 1:-1] + raw[:, 2:]) / 3  # (K, width): a moving average
+    smooth = (
+        raw[:, :-2] + raw[:, 1:-1] + raw[:, 2:]
+    ) / 3  # (K, width): a moving average
     return smooth / smooth.abs().amax(dim=1, keepdim=True)
 
 
@@ -148,12 +163,21 @@ def pattern_anywhere(
     patterns = make_patterns(num_patterns, width, seed)
 
     def make(n, g, positions):
-        return pattern_examples(n, patterns, length, g, positions=positions, noise=noise)
+        return pattern_examples(
+            n, patterns, length, g, positions=positions, noise=noise
+        )
 
-    tr, va, _ = _three_splits(lambda n, g: make(n, g, train_positions), (train, val, 1), seed)
+    tr, va, _ = _three_splits(
+        lambda n, g: make(n, g, train_positions), (train, val, 1), seed
+    )
     (te,) = _three_splits(lambda n, g: make(n, g, None), (test,), seed + 1000)
     names = tuple(f"pattern {k}" for k in range(num_patterns))
     spec = TaskSpec(
-        "pattern_anywhere", "sequence", (length, 1), num_patterns, names, {"patterns": patterns}
+        "pattern_anywhere",
+        "sequence",
+        (length, 1),
+        num_patterns,
+        names,
+        {"patterns": patterns},
     )
     return TaskData(spec, tr, va, te)

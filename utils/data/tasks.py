@@ -49,7 +49,12 @@ def _unknown(name: str, known) -> ValueError:
 
 
 def load_task(
-    name: str, *, split: str | None = None, quick: bool | None = None, seed: int = 0, **options
+    name: str,
+    *,
+    split: str | None = None,
+    quick: bool | None = None,
+    seed: int = 0,
+    **options,
 ) -> TaskData:
     """Load a task's train/val/test tensors and metadata (chapter: Getting started).
 

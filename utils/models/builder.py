@@ -46,7 +46,9 @@ LAYOUT_NAMES = {
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters (chapter: Choosing between RNNs and CNNs)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    return sum(
+        p.numel() for p in model.parameters() if p.requires_grad or not trainable_only
+    )
 
 
 def _scale(n: int, width: float) -> int:
@@ -76,7 +78,9 @@ class LayoutAdapter(nn.Module):
     own fixed size.
     """
 
-    def __init__(self, model: nn.Module, layout: str, input_shape: tuple[int, ...], reads: str):
+    def __init__(
+        self, model: nn.Module, layout: str, input_shape: tuple[int, ...], reads: str
+    ):
         super().__init__()
         self.model, self.layout, self.reads = model, layout, reads
         self.input_shape = tuple(input_shape)
@@ -97,7 +101,9 @@ class LayoutAdapter(nn.Module):
         expected = f"{LAYOUT_NAMES[self.layout]} with {details}"
         require_shape(x, expected, len(self.input_shape) + 1, fixed)
         if x.dtype != torch.float32:
-            x = x.float()  # data stored compactly (float16, uint8) -> the weights' float32
+            x = (
+                x.float()
+            )  # data stored compactly (float16, uint8) -> the weights' float32
         x, lengths = self.rearrange(x, lengths)
         return self.model(x, lengths)
 
@@ -107,7 +113,9 @@ class LayoutAdapter(nn.Module):
         if layout == "image":
             lengths = None
             if reads == "sequence":
-                x = x.permute(0, 2, 1, 3).flatten(2)  # (B, C, H, W) -> (B, H, C*W): rows in order
+                x = x.permute(0, 2, 1, 3).flatten(
+                    2
+                )  # (B, C, H, W) -> (B, H, C*W): rows in order
             elif reads == "channels":
                 x = x.permute(0, 1, 3, 2).flatten(
                     1, 2
@@ -156,7 +164,11 @@ def _long_frames(spec, kw):
 
 def _rnn(cell, bidirectional):
     def make(shape, classes, spec, width, **kw):
-        kw = {"cell": cell, "bidirectional": bidirectional, "hidden_size": _scale(64, width)} | kw
+        kw = {
+            "cell": cell,
+            "bidirectional": bidirectional,
+            "hidden_size": _scale(64, width),
+        } | kw
         return RNNClassifier(shape[1], classes, **_long_frames(spec, kw))
 
     return "sequence", make
@@ -164,7 +176,11 @@ def _rnn(cell, bidirectional):
 
 def _cnn1d(shape, classes, spec, width, **kw):
     if spec.layout == "dna":  # a wide first kernel to catch motifs, then pool hard
-        kw = {"channels": (64, 64, 64), "kernel_size": (15, 5, 5), "pool": (4, 2, 2)} | kw
+        kw = {
+            "channels": (64, 64, 64),
+            "kernel_size": (15, 5, 5),
+            "pool": (4, 2, 2),
+        } | kw
     kw = {"channels": (32, 64, 64)} | kw
     kw["channels"] = tuple(_scale(c, width) for c in kw["channels"])
     return CNN1d(shape[0], classes, **kw)
@@ -173,7 +189,11 @@ def _cnn1d(shape, classes, spec, width, **kw):
 def _cnn1d_flat(shape, classes, spec, width, **kw):
     """The 1-D CNN with a flattening head: it keeps where each pattern was (chapter: DNA)."""
     return _cnn1d(
-        shape, classes, spec, width, **({"head": "flatten", "input_length": shape[1]} | kw)
+        shape,
+        classes,
+        spec,
+        width,
+        **({"head": "flatten", "input_length": shape[1]} | kw),
     )
 
 
@@ -226,7 +246,10 @@ def _ctc_rnn(shape, classes, spec, width, **kw):
 def _danq(shape, classes, spec, width, **kw):
     kw = {"conv_channels": _scale(96, width), "hidden_size": _scale(48, width)} | kw
     if spec.layout != "dna":
-        kw = {"kernel_size": 5, "pool": 2} | kw  # frames/rows: short patterns, short sequences
+        kw = {
+            "kernel_size": 5,
+            "pool": 2,
+        } | kw  # frames/rows: short patterns, short sequences
     return DanQ(classes, in_channels=shape[0], **kw)
 
 
@@ -236,12 +259,16 @@ def _transformer(shape, classes, spec, width, **kw):
     ``width`` and :func:`match_parameters` can hit a budget."""
     if spec.layout == "dna":  # motif-sized kernels, one token per 4 bases: 251 bp -> 63
         kw = {"kernel_size": 9, "patch": 4} | kw
-    elif spec.layout == "sequence" and spec.input_shape[0] > 64:  # speech: 101 frames -> 51
+    elif (
+        spec.layout == "sequence" and spec.input_shape[0] > 64
+    ):  # speech: 101 frames -> 51
         kw = {"kernel_size": 3, "patch": 2} | kw
     heads = kw.setdefault("heads", 4)
     exact = 64 * width  # the unrounded model size; 4 * d^2 + 2 * d * ff per layer
     d_model = kw.setdefault("d_model", heads * max(1, round(exact / heads)))
-    feedforward = (8 * exact**2 - 4 * d_model**2) / (2 * d_model)  # = 2 * exact when exact
+    feedforward = (8 * exact**2 - 4 * d_model**2) / (
+        2 * d_model
+    )  # = 2 * exact when exact
     kw = {"feedforward": max(1, round(feedforward))} | kw
     return TransformerClassifier(shape[1], classes, **kw)
 
@@ -276,7 +303,9 @@ def build_model(arch: str, spec, *, width: float = 1.0, **overrides) -> nn.Modul
     ``pooling="attention"``, ``head="global_pool"``) and win over the defaults.
     """
     if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        raise ValueError(
+            f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}"
+        )
     reads, make = ARCHITECTURES[arch]
     shape = _reader_shape(spec, reads)
     model = make(shape, spec.num_classes, spec, width, **overrides)
@@ -294,7 +323,9 @@ def match_parameters(
     low, high = 1 / 64, 16.0
     best = None
     for _ in range(40):
-        mid = (low * high) ** 0.5  # bisect in log-space: widths span orders of magnitude
+        mid = (
+            low * high
+        ) ** 0.5  # bisect in log-space: widths span orders of magnitude
         model = build_model(arch, spec, width=mid, **overrides)
         n = count_parameters(model)
         if best is None or abs(n - target) < abs(best[1] - target):

@@ -45,7 +45,12 @@ def conv_block_1d(
     ``[B, C, L]`` -> ``[B, C', ceil(L / pool)]``."""
     layers = [
         nn.Conv1d(
-            in_ch, out_ch, kernel_size, padding="same", dilation=dilation, bias=not batch_norm
+            in_ch,
+            out_ch,
+            kernel_size,
+            padding="same",
+            dilation=dilation,
+            bias=not batch_norm,
         )
     ]
     layers += [nn.BatchNorm1d(out_ch)] if batch_norm else []
@@ -55,10 +60,14 @@ def conv_block_1d(
     return nn.Sequential(*layers)
 
 
-def conv_block_2d(in_ch, out_ch, *, kernel_size=3, pool=(2, 2), batch_norm=True, dropout=0.0):
+def conv_block_2d(
+    in_ch, out_ch, *, kernel_size=3, pool=(2, 2), batch_norm=True, dropout=0.0
+):
     """Conv2d (same padding) -> BatchNorm -> ReLU -> MaxPool -> Dropout:
     ``[B, C, H, W]`` -> ``[B, C', ceil(H / pool_h), ceil(W / pool_w)]``."""
-    layers = [nn.Conv2d(in_ch, out_ch, kernel_size, padding="same", bias=not batch_norm)]
+    layers = [
+        nn.Conv2d(in_ch, out_ch, kernel_size, padding="same", bias=not batch_norm)
+    ]
     layers += [nn.BatchNorm2d(out_ch)] if batch_norm else []
     layers += [nn.ReLU()]
     layers += [nn.MaxPool2d(pool, ceil_mode=True)] if max(pool) > 1 else []
@@ -144,8 +153,14 @@ class CNN1d(nn.Module):
             ]
         )
         if global_pool not in ("max", "mean"):
-            raise ValueError(f"global_pool must be 'max' or 'mean', got {global_pool!r}")
-        self.global_pool, self.head_type, self.input_length = global_pool, head, input_length
+            raise ValueError(
+                f"global_pool must be 'max' or 'mean', got {global_pool!r}"
+            )
+        self.global_pool, self.head_type, self.input_length = (
+            global_pool,
+            head,
+            input_length,
+        )
         features = channels[-1]
         if head == "flatten":
             pooled = input_length
@@ -209,7 +224,11 @@ class CNN2d(nn.Module):
         super().__init__()
         if head not in self.HEADS:
             raise ValueError(f"head must be one of {self.HEADS}, got {head!r}")
-        self.in_channels, self.input_size, self.head_type = in_channels, tuple(input_size), head
+        self.in_channels, self.input_size, self.head_type = (
+            in_channels,
+            tuple(input_size),
+            head,
+        )
         self.downsample = downsample
         H, W = input_size
         pools, (h, w) = pools_2d((H, math.ceil(W / downsample)), len(channels))
@@ -232,10 +251,14 @@ class CNN2d(nn.Module):
 
     def forward(self, x, lengths=None):
         H, W = self.input_size
-        sizes = {1: self.in_channels, 2: H} | ({3: W} if self.head_type == "flatten" else {})
+        sizes = {1: self.in_channels, 2: H} | (
+            {3: W} if self.head_type == "flatten" else {}
+        )
         require_shape(x, f"[batch, {self.in_channels}, {H}, {W}] images", 4, sizes)
         if self.downsample > 1:
-            x = nn.functional.avg_pool2d(x, (1, self.downsample), ceil_mode=True)  # (B, C, H, W/k)
+            x = nn.functional.avg_pool2d(
+                x, (1, self.downsample), ceil_mode=True
+            )  # (B, C, H, W/k)
         h = self.features(x)  # (B, C', H', W')
         if self.head_type == "width_pool":
             h = h.mean(dim=3).flatten(1)  # (B, C' * H')
@@ -317,7 +340,9 @@ class TCN(nn.Module):
         self.head = nn.Linear(channels, num_classes)
 
     def forward(self, x, lengths=None):
-        require_shape(x, f"[batch, {self.in_channels} channels, length]", 3, {1: self.in_channels})
+        require_shape(
+            x, f"[batch, {self.in_channels} channels, length]", 3, {1: self.in_channels}
+        )
         h = self.blocks(x).transpose(1, 2)  # (B, C, L) -> (B, L, C)
         return self.head(self.pool(h, lengths))  # (B, classes)
 

@@ -12,10 +12,14 @@ from torch import nn
 # ----------------------------------------------------------------------------- helpers
 
 
-def require_shape(x: torch.Tensor, expected: str, ndim: int, sizes: dict[int, int] | None = None):
+def require_shape(
+    x: torch.Tensor, expected: str, ndim: int, sizes: dict[int, int] | None = None
+):
     """Raise a ``ValueError`` that says what was expected unless ``x`` has ``ndim`` axes and the
     given ``{axis: size}``; ``expected`` reads like ``"[batch, 4, length] one-hot DNA"``."""
-    ok = x.dim() == ndim and all(x.shape[axis] == size for axis, size in (sizes or {}).items())
+    ok = x.dim() == ndim and all(
+        x.shape[axis] == size for axis, size in (sizes or {}).items()
+    )
     if not ok:
         raise ValueError(f"expected {expected}, got {list(x.shape)}")
 
@@ -60,13 +64,19 @@ class SequencePool(nn.Module):
     def forward(self, out, lengths=None, final=None):
         """``out`` ``[B, T, D]``, ``lengths`` ``[B]`` or None, ``final`` ``[B, D]`` -> ``[B, D]``"""
         if self.mode == "last":
-            if final is None:  # no RNN state given: take the output at each sequence's last step
+            if (
+                final is None
+            ):  # no RNN state given: take the output at each sequence's last step
                 if lengths is None:
                     return out[:, -1]
                 index = (lengths - 1).clamp(min=0).to(out.device)
                 return out[torch.arange(len(out), device=out.device), index]
             return final
-        mask = None if lengths is None else lengths_mask(lengths.to(out.device), out.shape[1])
+        mask = (
+            None
+            if lengths is None
+            else lengths_mask(lengths.to(out.device), out.shape[1])
+        )
         if self.mode == "mean":
             if mask is None:
                 return out.mean(dim=1)

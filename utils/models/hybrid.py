@@ -75,7 +75,9 @@ class CRNN(nn.Module):
         for i, tp in enumerate(time_pool):
             ph = 2 if h >= 2 else 1
             blocks.append(
-                conv_block_2d(widths[i], widths[i + 1], kernel_size=kernel_size, pool=(ph, tp))
+                conv_block_2d(
+                    widths[i], widths[i + 1], kernel_size=kernel_size, pool=(ph, tp)
+                )
             )
             h = math.ceil(h / ph)
         self.conv = nn.Sequential(*blocks)
@@ -102,7 +104,9 @@ class CRNN(nn.Module):
             {1: self.in_channels, 2: self.input_height},
         )
         if self.downsample > 1:
-            x = nn.functional.avg_pool2d(x, (1, self.downsample), ceil_mode=True)  # (B, C, H, W/k)
+            x = nn.functional.avg_pool2d(
+                x, (1, self.downsample), ceil_mode=True
+            )  # (B, C, H, W/k)
         h = self.conv(x)  # (B, C', H', W')
         h = h.permute(0, 3, 1, 2).flatten(2)  # (B, W', C' * H'): one step per column
         lengths = pooled_lengths(lengths, self.time_stride)
@@ -122,9 +126,15 @@ class CTCRecognizer(CRNN):
     is last, as everywhere in the course).
     """
 
-    def __init__(self, in_channels: int, num_classes: int, *, input_height: int, **kwargs):
-        kwargs.setdefault("time_pool", (2, 1, 1))  # keep enough steps for one symbol per few frames
-        super().__init__(in_channels, num_classes + 1, input_height=input_height, **kwargs)
+    def __init__(
+        self, in_channels: int, num_classes: int, *, input_height: int, **kwargs
+    ):
+        kwargs.setdefault(
+            "time_pool", (2, 1, 1)
+        )  # keep enough steps for one symbol per few frames
+        super().__init__(
+            in_channels, num_classes + 1, input_height=input_height, **kwargs
+        )
         self.blank = num_classes
         self.pool = None  # one output per step, no pooling
 
@@ -132,7 +142,9 @@ class CTCRecognizer(CRNN):
         out, _, lengths = self.encode(x, lengths)  # (B, W', D)
         if lengths is None:
             lengths = torch.full((len(x),), out.shape[1], dtype=torch.long)
-        log_probs = self.head(self.dropout(out)).log_softmax(dim=-1)  # (B, W', classes + 1)
+        log_probs = self.head(self.dropout(out)).log_softmax(
+            dim=-1
+        )  # (B, W', classes + 1)
         return CTCOutput(log_probs, lengths.to(log_probs.device))
 
 
@@ -181,7 +193,9 @@ class DanQ(nn.Module):
             else f"[batch, {self.in_channels}, length]"
         )
         require_shape(x, what, 3, {1: self.in_channels})
-        h = self.conv(x).transpose(1, 2)  # (B, C, L) -> (B, L / pool, C): the motif track
+        h = self.conv(x).transpose(
+            1, 2
+        )  # (B, C, L) -> (B, L / pool, C): the motif track
         lengths = pooled_lengths(lengths, self.pool_size)
         out, final = self.rnn(h, lengths)  # (B, L', 2H)
         return self.head(self.dropout(self.pool(out, lengths, final)))  # (B, classes)
@@ -244,9 +258,13 @@ class CTCConvNet(nn.Module):
         self.head = nn.Linear(channels[-1], num_classes + 1)  # + 1: the blank, last
 
     def forward(self, x, lengths=None):
-        require_shape(x, f"[batch, {self.in_channels}, time] frames", 3, {1: self.in_channels})
+        require_shape(
+            x, f"[batch, {self.in_channels}, time] frames", 3, {1: self.in_channels}
+        )
         h = self.conv(x).transpose(1, 2)  # (B, C, T') -> (B, T', C)
-        return _ctc_output(self.head, h, pooled_lengths(lengths, self.time_stride), len(x))
+        return _ctc_output(
+            self.head, h, pooled_lengths(lengths, self.time_stride), len(x)
+        )
 
 
 class CTCBiGRU(nn.Module):
@@ -278,7 +296,9 @@ class CTCBiGRU(nn.Module):
             dropout=dropout,
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(self.rnn.output_size, num_classes + 1)  # + 1: the blank, last
+        self.head = nn.Linear(
+            self.rnn.output_size, num_classes + 1
+        )  # + 1: the blank, last
 
     def forward(self, x, lengths=None):
         if self.downsample > 1:  # (B, T, F) -> (B, ceil(T / k), F)
@@ -348,8 +368,12 @@ class CTCConvBiGRU(nn.Module):
         self.head = nn.Linear(self.rnn.output_size, num_classes + 1)  # + 1: the blank
 
     def forward(self, x, lengths=None):
-        require_shape(x, f"[batch, {self.in_channels}, time] frames", 3, {1: self.in_channels})
-        h = self.conv(x).transpose(1, 2)  # (B, C, T') -> (B, T', C): one step per column
+        require_shape(
+            x, f"[batch, {self.in_channels}, time] frames", 3, {1: self.in_channels}
+        )
+        h = self.conv(x).transpose(
+            1, 2
+        )  # (B, C, T') -> (B, T', C): one step per column
         lengths = pooled_lengths(lengths, self.time_stride)
         out, _ = self.rnn(h, lengths)  # (B, T', 2H)
         return _ctc_output(self.head, self.dropout(out), lengths, len(x))

@@ -47,22 +47,34 @@ class RNNEncoder(nn.Module):
             num_layers=num_layers,
             batch_first=True,
             bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,  # dropout acts between stacked layers
+            dropout=dropout
+            if num_layers > 1
+            else 0.0,  # dropout acts between stacked layers
         )
         self.output_size = self.directions * hidden_size
 
     def forward(self, x, lengths=None):
-        require_shape(x, f"[batch, time, {self.input_size}] features", 3, {2: self.input_size})
+        require_shape(
+            x, f"[batch, time, {self.input_size}] features", 3, {2: self.input_size}
+        )
         B, T, _ = x.shape
         if lengths is not None and bool((lengths < T).any()):
-            lengths = lengths.detach().cpu().clamp(min=1, max=T)  # packing wants CPU int64
-            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            lengths = (
+                lengths.detach().cpu().clamp(min=1, max=T)
+            )  # packing wants CPU int64
+            packed = pack_padded_sequence(
+                x, lengths, batch_first=True, enforce_sorted=False
+            )
             out, state = self.rnn(packed)
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)  # (B, T, D*H)
+            out, _ = pad_packed_sequence(
+                out, batch_first=True, total_length=T
+            )  # (B, T, D*H)
         else:  # no padding: the plain (faster) path
             out, state = self.rnn(x)  # (B, T, D*H)
         h = state[0] if self.cell == "lstm" else state  # LSTM state is (h, c)
-        h = h.view(self.num_layers, self.directions, B, self.hidden_size)[-1]  # (D, B, H)
+        h = h.view(self.num_layers, self.directions, B, self.hidden_size)[
+            -1
+        ]  # (D, B, H)
         final = h.transpose(0, 1).reshape(B, self.output_size)  # (B, D*H)
         return out, final
 

@@ -77,7 +77,9 @@ class TransformerClassifier(nn.Module):
     ):
         super().__init__()
         if d_model % heads:
-            raise ValueError(f"d_model ({d_model}) must be a multiple of heads ({heads})")
+            raise ValueError(
+                f"d_model ({d_model}) must be a multiple of heads ({heads})"
+            )
         if kernel_size % 2 == 0 or kernel_size < patch:
             raise ValueError(
                 f"kernel_size must be odd and at least patch ({patch}) so that no step is "
@@ -108,13 +110,19 @@ class TransformerClassifier(nn.Module):
         self.head = nn.Linear(d_model, num_classes)
 
     def forward(self, x, lengths=None):
-        require_shape(x, f"[batch, time, {self.input_size}] features", 3, {2: self.input_size})
+        require_shape(
+            x, f"[batch, time, {self.input_size}] features", 3, {2: self.input_size}
+        )
         T = x.shape[1]
         if lengths is not None:
             lengths = lengths.to(x.device).clamp(min=1, max=T)
             x = x * lengths_mask(lengths, T).unsqueeze(-1)  # padding -> 0, as if absent
-        tokens = self.stem(x.transpose(1, 2)).transpose(1, 2)  # (B, ceil(T / patch), d_model)
-        lengths = pooled_lengths(lengths, self.patch)  # tokens per sequence: ceil(length / patch)
+        tokens = self.stem(x.transpose(1, 2)).transpose(
+            1, 2
+        )  # (B, ceil(T / patch), d_model)
+        lengths = pooled_lengths(
+            lengths, self.patch
+        )  # tokens per sequence: ceil(length / patch)
         codes = sinusoidal_positions(tokens.shape[1], self.d_model).to(tokens)
         tokens = tokens + codes  # (B, T', d_model)
         padding = None if lengths is None else ~lengths_mask(lengths, tokens.shape[1])
