@@ -212,6 +212,33 @@ def _ctc_output(head: nn.Module, out: torch.Tensor, lengths, B: int) -> CTCOutpu
     return CTCOutput(log_probs, lengths.to(log_probs.device))
 
 
+def _frame_convolutions(
+    in_channels, channels, kernel_size, dilation, time_pool, dropout
+):
+    """The 1-D blocks of the CTC convolutional models: block ``i`` maps ``channels[i - 1]``
+    to ``channels[i]`` (same padding, batch norm), dilated by ``dilation[i]``, then
+    max-pools time by ``time_pool[i]``; ``[B, F, T]`` -> ``[B, channels[-1], T']``."""
+    if not len(channels) == len(dilation) == len(time_pool):
+        raise ValueError(
+            f"channels, dilation and time_pool need one entry per block, got "
+            f"{channels}, {dilation} and {time_pool}"
+        )
+    widths = (in_channels, *channels)
+    return nn.Sequential(
+        *(
+            conv_block_1d(
+                widths[i],
+                widths[i + 1],
+                kernel_size=kernel_size,
+                dilation=d,
+                pool=p,
+                dropout=dropout,
+            )
+            for i, (d, p) in enumerate(zip(dilation, time_pool, strict=True))
+        )
+    )
+
+
 class CTCConvNet(nn.Module):
     """Convolutions only, for CTC: ``x`` ``[B, F, T]`` (+ ``lengths``) -> :class:`CTCOutput` with
     ``log_probs`` ``[B, T', classes + 1]`` (chapter: Hybrids).
@@ -234,25 +261,9 @@ class CTCConvNet(nn.Module):
         dropout: float = 0.1,
     ):
         super().__init__()
-        if not len(channels) == len(dilation) == len(time_pool):
-            raise ValueError(
-                f"channels, dilation and time_pool need one entry per block, got {channels}, "
-                f"{dilation} and {time_pool}"
-            )
         self.in_channels, self.blank = in_channels, num_classes
-        widths = (in_channels, *channels)
-        self.conv = nn.Sequential(
-            *(
-                conv_block_1d(
-                    widths[i],
-                    widths[i + 1],
-                    kernel_size=kernel_size,
-                    dilation=d,
-                    pool=p,
-                    dropout=dropout,
-                )
-                for i, (d, p) in enumerate(zip(dilation, time_pool, strict=True))
-            )
+        self.conv = _frame_convolutions(
+            in_channels, channels, kernel_size, dilation, time_pool, dropout
         )
         self.time_stride = math.prod(time_pool)
         self.head = nn.Linear(channels[-1], num_classes + 1)  # + 1: the blank, last
@@ -335,25 +346,9 @@ class CTCConvBiGRU(nn.Module):
         dropout: float = 0.1,
     ):
         super().__init__()
-        if not len(channels) == len(dilation) == len(time_pool):
-            raise ValueError(
-                f"channels, dilation and time_pool need one entry per block, got "
-                f"{channels}, {dilation} and {time_pool}"
-            )
         self.in_channels, self.blank = in_channels, num_classes
-        widths = (in_channels, *channels)
-        self.conv = nn.Sequential(
-            *(
-                conv_block_1d(
-                    widths[i],
-                    widths[i + 1],
-                    kernel_size=kernel_size,
-                    dilation=d,
-                    pool=p,
-                    dropout=dropout,
-                )
-                for i, (d, p) in enumerate(zip(dilation, time_pool, strict=True))
-            )
+        self.conv = _frame_convolutions(
+            in_channels, channels, kernel_size, dilation, time_pool, dropout
         )
         self.time_stride = math.prod(time_pool)
         self.rnn = RNNEncoder(
