@@ -7,9 +7,8 @@ import pytest
 
 from utils.config import REPO_ROOT
 
-SHARED_MIRROR = (
-    REPO_ROOT.parent / "shared" / "data"
-)  # CI and developers have ../shared beside it
+# CI and developers have ../shared beside it
+SHARED_MIRROR = REPO_ROOT.parent / "shared" / "data"
 # the offline mirror tests read real data from: COURSE_DATA_MIRROR if it is a folder, else ../shared
 MIRROR = next(
     (

@@ -10,9 +10,8 @@ def test_receptive_field_right_and_common_mistakes(capsys):
     assert "✅ receptive field" in capsys.readouterr().out
     added = checks.check_receptive_field(9, [3, 3, 3])  # summed the kernel sizes
     assert not added and "k - 1" in added.feedback and "7" not in added.feedback
-    dilated = checks.check_receptive_field(
-        7, [3, 3, 3], dilations=[1, 2, 4]
-    )  # ignored dilation
+    # ignored dilation
+    dilated = checks.check_receptive_field(7, [3, 3, 3], dilations=[1, 2, 4])
     assert (
         not dilated and "dilation" in dilated.feedback and "15" not in dilated.feedback
     )
@@ -73,9 +72,8 @@ def test_tata_fraction_needs_the_exact_window():
 
 def test_check_result_is_not_displayed_twice():
     result = checks.check_between("acc", 0.9, 0.5, 1.0)
-    assert (
-        result._ipython_display_() is None
-    )  # IPython shows nothing for the returned value
+    # IPython shows nothing for the returned value
+    assert result._ipython_display_() is None
 
 
 def test_num_frames_names_the_usual_mistakes():
@@ -90,9 +88,8 @@ def test_num_frames_names_the_usual_mistakes():
 
 def test_gru_parameters_against_pytorch_and_common_mistakes():
     gru = torch.nn.GRU(28, 100, batch_first=True)
-    right = sum(
-        p.numel() for p in gru.parameters()
-    )  # the reference: PyTorch's own count
+    # the reference: PyTorch's own count
+    right = sum(p.numel() for p in gru.parameters())
     assert checks.check_gru_parameters(right, input_size=28, hidden_size=100)
     one_bias = checks.check_gru_parameters(
         3 * (100 * 28 + 100 * 100 + 100), input_size=28, hidden_size=100
@@ -136,9 +133,8 @@ def test_nearest_mean_accuracy_against_a_numpy_reference():
     import numpy as np
 
     rng = np.random.default_rng(0)
-    centres = rng.normal(size=(3, 16)) + np.array(
-        [[0.0], [1.5], [3.0]]
-    )  # three brightnesses
+    # three brightnesses
+    centres = rng.normal(size=(3, 16)) + np.array([[0.0], [1.5], [3.0]])
     train_y, test_y = rng.integers(0, 3, 300), rng.integers(0, 3, 200)
     train_x = centres[train_y] + rng.normal(size=(300, 16)) * 2
     test_x = centres[test_y] + rng.normal(size=(200, 16)) * 2

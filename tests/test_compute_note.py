@@ -45,9 +45,8 @@ def test_a_missing_or_failed_run_is_said_not_invented(latest):
 def test_reports_live_in_the_committed_benchmarks_folder():
     for path in timing.LATEST.values():
         assert path.parent.parent == timing.BENCHMARKS
-        assert (
-            path.relative_to(timing.REPO_ROOT).parts[0] == "benchmarks"
-        )  # not results/
+        # not results/
+        assert path.relative_to(timing.REPO_ROOT).parts[0] == "benchmarks"
 
 
 def test_git_keeps_the_reports():

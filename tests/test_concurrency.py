@@ -80,9 +80,8 @@ def test_several_processes_fetch_one_dataset_into_an_empty_cache(tmp_path):
         for out in outputs
         if "waiting for another process to finish fetching" in out
     ]
-    assert 1 <= len(waited) <= 3, (
-        outputs
-    )  # one downloaded; some (or all) of the others waited
+    # one downloaded; some (or all) of the others waited
+    assert 1 <= len(waited) <= 3, outputs
     verify = python(
         "from utils.data.download import fetch; fetch('fsdd', verify=True, progress=False)",
         data_env(data),
@@ -109,9 +108,8 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
     data = tmp_path / "data"
     holder = python(HOLD_THE_LOCK_AND_HANG, data_env(data))
     assert holder.stdout.readline().strip() == "holding"
-    holder.send_signal(
-        signal.SIGKILL
-    )  # killed mid-download, lock file and .part left behind
+    # killed mid-download, lock file and .part left behind
+    holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
     assert (data / ".promoters.lock").exists() and (
         data / "promoters/.download-dead.part"
@@ -124,9 +122,8 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
     output = fetcher.communicate(timeout=120)[0]
     assert fetcher.returncode == 0, output
     assert time.perf_counter() - start < 60
-    assert (
-        "waiting" not in output
-    )  # the kernel released the dead process's lock at once
+    # the kernel released the dead process's lock at once
+    assert "waiting" not in output
     assert not (
         data / "promoters/.download-dead.part"
     ).exists()  # its leftover was cleaned
@@ -195,9 +192,8 @@ def test_a_read_only_data_folder_loads_every_task(tmp_path):
     sizes = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(sizes) == {"speech", "images", "promoters", "motif_grammar"}
     assert all(n > 0 for split in sizes.values() for n in split)
-    assert list(
-        (user_cache / "rnn-cnn-course/features").glob("fsdd-*.pt")
-    )  # cached there
+    # cached there
+    assert list((user_cache / "rnn-cnn-course/features").glob("fsdd-*.pt"))
     assert not (
         data / "features"
     ).exists()  # nothing was written into the shared folder

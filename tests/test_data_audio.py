@@ -11,9 +11,8 @@ from utils.data import audio
 
 def test_mel_scale_is_htk_and_invertible():
     assert float(audio.hz_to_mel(700.0)) == pytest.approx(2595 * math.log10(2))
-    assert float(audio.hz_to_mel(1000.0)) == pytest.approx(
-        999.99, abs=0.1
-    )  # ~1000 mel at 1 kHz
+    # ~1000 mel at 1 kHz
+    assert float(audio.hz_to_mel(1000.0)) == pytest.approx(999.99, abs=0.1)
     hz = torch.tensor([0.0, 125.0, 1000.0, 4000.0])
     assert torch.allclose(audio.mel_to_hz(audio.hz_to_mel(hz)), hz.double())
 
@@ -134,9 +133,8 @@ def test_normalise_per_utterance_ignores_padding():
 
 
 def test_normalise_per_speaker_pools_each_speakers_frames():
-    offsets = torch.tensor(
-        [[0.0, 10.0, 20.0], [5.0, -5.0, 0.0]]
-    )  # two voices, three bands
+    # two voices, three bands
+    offsets = torch.tensor([[0.0, 10.0, 20.0], [5.0, -5.0, 0.0]])
     speakers = torch.tensor([0, 1, 0, 1])
     x = torch.randn(4, 10, 3) + offsets[speakers][:, None, :]
     lengths = torch.tensor([10, 6, 3, 10])

@@ -16,9 +16,10 @@ def raw():
 
 
 def test_idx_files_match_torchvision(raw):
+    # the reference reader, in the test only
     from torchvision.datasets import (
         FashionMNIST,
-    )  # the reference reader, in the test only
+    )
 
     from utils.data import fetch
 

@@ -79,9 +79,8 @@ def test_variants_have_identical_motif_content():
 def test_labels_follow_the_rules():
     order = motifs.make_motif_sequences("order", n=100, length=150, seed=1)
     assert (order["motifs"].sum(dim=1) == 1).all()  # one A and one B in every sequence
-    assert torch.equal(
-        order["motifs"][:, 0] == 0, order["labels"] == 1
-    )  # A upstream <=> 1
+    # A upstream <=> 1
+    assert torch.equal(order["motifs"][:, 0] == 0, order["labels"] == 1)
     presence = motifs.make_motif_sequences("presence", n=100, length=150, seed=1)
     has_a = (presence["motifs"] == 0).any(dim=1)
     assert torch.equal(has_a, presence["labels"] == 1)

@@ -30,9 +30,8 @@ def test_real_recordings(recordings):
     assert sorted({r.speaker for r in recordings}) == list(speech.SPEAKERS)
     first = next(r for r in recordings if r.stem == "0_george_0")
     audio = speech.read_wav(first.path)
-    assert audio.dtype == torch.int16 and audio.shape == (
-        2384,
-    )  # its header says 2,384 samples
+    # its header says 2,384 samples
+    assert audio.dtype == torch.int16 and audio.shape == (2384,)
 
 
 def test_read_wav_errors(tmp_path):
@@ -45,9 +44,8 @@ def test_read_wav_errors(tmp_path):
     with pytest.raises(ValueError, match="8-bit"):
         speech.read_wav(_write_wav(tmp_path / "byte.wav", width=1))
     truncated = tmp_path / "truncated.wav"
-    truncated.write_bytes(
-        good.read_bytes()[:-300]
-    )  # the header still promises 800 samples
+    # the header still promises 800 samples
+    truncated.write_bytes(good.read_bytes()[:-300])
     with pytest.raises(ValueError, match="truncated"):
         speech.read_wav(truncated)
     header_only = tmp_path / "header.wav"
@@ -129,11 +127,12 @@ def test_normalisation_modes(recordings):
     real = torch.arange(raw.shape[1])[None, :] < frames[:, None]  # [B, T]
     per_utterance, _ = speech.waveform_features(waves, lengths, normalise="utterance")
     per_band, _ = speech.waveform_features(waves, lengths, normalise="band")
+    # [frames, 40]
     r, u, b = (
         raw[0][real[0]],
         per_utterance[0][real[0]],
         per_band[0][real[0]],
-    )  # [frames, 40]
+    )
     # "utterance" is one affine map of the raw log-mels: band averages keep their order
     assert torch.equal(r.mean(0).argsort(), u.mean(0).argsort())
     assert abs(float(u.mean())) < 1e-4
@@ -155,12 +154,10 @@ def test_speaker_normalisation_uses_each_splits_own_statistics():
 
 def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, capsys):
     few = recordings[:6]
-    monkeypatch.setenv(
-        "COURSE_DATA_DIR", str(tmp_path)
-    )  # a private cache; recordings stay put
-    monkeypatch.setenv(
-        "XDG_CACHE_HOME", str(tmp_path / "user-cache")
-    )  # and no other cache
+    # a private cache; recordings stay put
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    # and no other cache
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     x40, _ = speech._cached_features(
         few,
         features="logmel",
@@ -177,9 +174,8 @@ def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, ca
         max_samples=8000,
         normalise="utterance",
     )
-    assert (
-        x40.shape[-1] == 40 and x20.shape[-1] == 20
-    )  # a new n_mels never reuses a stale file
+    # a new n_mels never reuses a stale file
+    assert x40.shape[-1] == 40 and x20.shape[-1] == 20
     files = sorted((tmp_path / "features").glob("fsdd-*.pt"))
     assert len(files) == 2
     for f in files:
@@ -194,7 +190,6 @@ def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, ca
     )
     assert "unreadable" in capsys.readouterr().out
     assert torch.equal(again, x40)
-    assert not list(
-        (tmp_path / "features").glob(".*")
-    )  # no temporary files left behind
+    # no temporary files left behind
+    assert not list((tmp_path / "features").glob(".*"))
     assert cache.clear_cache("fsdd") == 2

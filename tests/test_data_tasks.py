@@ -68,9 +68,8 @@ def test_cache_recomputes_corrupt_and_mismatched_files(tmp_path, monkeypatch, ca
     assert len(calls) == 1  # the second call read the file
     path = cache.cache_path("demo", params)
     assert path.parent == tmp_path / "features" and path.exists()
-    assert (
-        cache.cache_path("demo", {"n_mels": 64}) != path
-    )  # a new parameter, a new file
+    # a new parameter, a new file
+    assert cache.cache_path("demo", {"n_mels": 64}) != path
     path.write_bytes(b"not a torch file")
     assert torch.equal(cache.cached("demo", params, compute)["x"], torch.arange(6.0))
     assert len(calls) == 2 and "unreadable" in capsys.readouterr().out

@@ -88,9 +88,8 @@ def test_lengths_and_gaps_stay_within_bounds(data, pools):
             assert 3 <= len(plan.digits) <= 7
             assert all(0.05 * SAMPLE_RATE <= g <= 0.25 * SAMPLE_RATE for g in plan.gaps)
             assert all(abs(g) <= 3.0 for g in plan.gains_db) and 25 <= plan.snr_db <= 40
-            assert (
-                float(part.x[i, part.lengths[i] :].abs().sum()) == 0
-            )  # padding is zero
+            # padding is zero
+            assert float(part.x[i, part.lengths[i] :].abs().sum()) == 0
     # the frame count is the rendered audio's: 1 + samples // hop
     pool, recordings = pools
     plans = plan_strings(pool, 3, seed=0, digits=5, gap=0.1)
@@ -230,9 +229,8 @@ def test_the_1d_crnn_reads_a_string_the_same_in_a_longer_padded_batch():
         short.log_probs[0, :steps], long.log_probs[0, :steps], atol=1e-5
     )
     noisy = x.clone()
-    noisy[0, 41:] = torch.randn(
-        39, 40
-    )  # non-zero padding reaches the last steps' windows
+    # non-zero padding reaches the last steps' windows
+    noisy[0, 41:] = torch.randn(39, 40)
     assert not torch.allclose(
         model(noisy, torch.tensor([41])).log_probs[0, :steps], long.log_probs[0, :steps]
     )

@@ -88,9 +88,8 @@ def test_check_reverse_complement_feedback():
     from utils import checks
 
     assert checks.check_reverse_complement("TAACGCAT", "ATGCGTTA")
-    assert checks.check_reverse_complement(
-        "taacgcat", "ATGCGTTA"
-    )  # case does not matter
+    # case does not matter
+    assert checks.check_reverse_complement("taacgcat", "ATGCGTTA")
     reversed_only = checks.check_reverse_complement("ATTGCGTA", "ATGCGTTA")
     assert not reversed_only and "not complemented" in reversed_only.feedback
     complemented_only = checks.check_reverse_complement("TACGCAAT", "ATGCGTTA")

@@ -194,9 +194,8 @@ def test_second_fetch_uses_the_cache(monkeypatch, cache, host):
     )
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     fetch("tiny", progress=False)
-    monkeypatch.setenv(
-        "COURSE_DATA_MIRROR", str(host / "gone")
-    )  # would fail if it downloaded
+    # would fail if it downloaded
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(host / "gone"))
     assert (fetch("tiny", progress=False) / "seq.txt").read_bytes() == PAYLOAD
 
 
@@ -325,9 +324,8 @@ def test_half_written_file_in_the_cache_is_replaced(monkeypatch, cache, host):
     monkeypatch.setenv("COURSE_DATA_MIRROR", str(host))
     (cache / "tiny").mkdir(parents=True)
     (cache / "tiny" / "seq.txt").write_bytes(PAYLOAD[:123])  # wrong size
-    (cache / "tiny" / ".download-old.part").write_bytes(
-        b"junk"
-    )  # a killed process's leftover
+    # a killed process's leftover
+    (cache / "tiny" / ".download-old.part").write_bytes(b"junk")
     folder = fetch("tiny", progress=False)
     assert (folder / "seq.txt").read_bytes() == PAYLOAD
     assert leftovers(folder) == []
@@ -378,9 +376,8 @@ def test_absolute_member_is_kept_inside_the_target(tmp_path):
     member.size = 1
     dest = tmp_path / "out"
     dest.mkdir()
-    download.safe_extract(
-        _archive_with(tmp_path, member), dest
-    )  # the filter strips the "/"
+    # the filter strips the "/"
+    download.safe_extract(_archive_with(tmp_path, member), dest)
     assert not (tmp_path / "escaped.txt").exists()
     assert (dest / str(tmp_path).lstrip("/") / "escaped.txt").read_bytes() == b"x"
 

@@ -156,9 +156,8 @@ def test_edit_distance_and_error_rate():
 
 
 def test_ctc_scores_from_outputs():
-    log_probs = torch.stack(
-        [path([1, 0, 2]), path([2, 2, 0])]
-    )  # decode to [1, 2] and [2]; blank = 2?
+    # decode to [1, 2] and [2]; blank = 2?
+    log_probs = torch.stack([path([1, 0, 2]), path([2, 2, 0])])
     out = CTCOutput(log_probs, torch.tensor([3, 3]))  # blank is the last index (2)
     # blank=2: [1, 0, 2] -> [1, 0]; [2, 2, 0] -> [0]
     assert score("accuracy", out, torch.tensor([[1, 0], [1, -1]])) == 0.5
@@ -174,9 +173,8 @@ def test_the_blank_is_last_by_default_everywhere():
         "ctc_crnn", TaskSpec("t", "sequence", (16, 8), 3, ("a", "b", "c"))
     )
     out = model(torch.randn(2, 16, 8))
-    assert (
-        out.log_probs.shape[-1] == 3 + 1 and model.model.blank == 3
-    )  # the blank is last
+    # the blank is last
+    assert out.log_probs.shape[-1] == 3 + 1 and model.model.blank == 3
     last = out.log_probs.shape[-1] - 1
     assert ctc_greedy_decode(out.log_probs, out.lengths) == ctc_greedy_decode(
         out.log_probs, out.lengths, blank=last

@@ -132,9 +132,8 @@ def test_honest_work_and_the_two_cheats(tmp_path):
         and rows["a_right.ipynb"]["status"] == "ok"
     )
     assert marks(rows["b_wrong.ipynb"]) == (0, 2)
-    assert (
-        "you added the kernel sizes" in rows["b_wrong.ipynb"]["feedback"]
-    )  # what they saw
+    # what they saw
+    assert "you added the kernel sizes" in rows["b_wrong.ipynb"]["feedback"]
     assert marks(rows["c_forged.ipynb"]) == (0, 2)
     assert (
         rows["c_forged.ipynb"]["edited_cells"]
@@ -179,10 +178,11 @@ def test_each_kind_of_broken_submission_gets_its_row(tmp_path):
     )
     assert rows["a_raises.ipynb"]["status"] == "error", rows["a_raises.ipynb"]
     assert "ZeroDivisionError" in rows["a_raises.ipynb"]["detail"]
+    # credit for the check before the error
     assert marks(rows["a_raises.ipynb"]) == (
         1,
         2,
-    )  # credit for the check before the error
+    )
     assert "check-frames: not reached" in rows["a_raises.ipynb"]["feedback"]
     assert rows["b_slow.ipynb"]["status"] == "timeout" and marks(
         rows["b_slow.ipynb"]

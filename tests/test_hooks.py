@@ -114,9 +114,8 @@ def test_a_commit_with_notebook_outputs_is_refused_and_the_notebook_stripped(tmp
     shutil.copy(REPO_ROOT / ".pre-commit-config.yaml", repo)
     shutil.copy(REPO_ROOT / "pyproject.toml", repo)  # ruff's settings
     (repo / ".venv").symlink_to(REPO_ROOT / ".venv")
-    (repo / "utils").symlink_to(
-        REPO_ROOT / "utils"
-    )  # so ruff sorts utils.* as first-party
+    # so ruff sorts utils.* as first-party
+    (repo / "utils").symlink_to(REPO_ROOT / "utils")
     (repo / ".gitignore").write_text(".venv\nutils\n")
     source = REPO_ROOT / "chapters" / "00_setup" / "tour.ipynb"
     _write(

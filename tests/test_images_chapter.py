@@ -92,9 +92,8 @@ def test_stage_shapes_follow_a_cnn_and_a_crnn():
     crnn = build_model("crnn", image_spec())
     stages = interpret.stage_shapes(crnn, torch.zeros(2, 1, 28, 28))
     rnn = next(shape for name, _, shape in stages if name == "rnn")
-    assert (
-        rnn[0][:2] == (2, 7) and len(rnn) == 2
-    )  # 7 columns read in order, and a final state
+    # 7 columns read in order, and a final state
+    assert rnn[0][:2] == (2, 7) and len(rnn) == 2
     cnn.train()  # the helper leaves the mode as it found it
     interpret.stage_shapes(cnn, torch.zeros(1, 1, 28, 28))
     assert cnn.training

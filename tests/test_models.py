@@ -43,9 +43,8 @@ def random_batch(spec, n=6, seed=0):
         T = spec.input_shape[0]
         lengths = torch.randint(T // 2, T + 1, (n,), generator=g)
         lengths[0] = T
-        x = x * (
-            torch.arange(T)[None, :, None] < lengths[:, None, None]
-        )  # zero the padding
+        # zero the padding
+        x = x * (torch.arange(T)[None, :, None] < lengths[:, None, None])
     return x, lengths
 
 

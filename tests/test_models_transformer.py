@@ -62,10 +62,11 @@ def test_long_inputs_become_a_few_tokens():
     speech = build_model("transformer", SPEECH).model
     rows = build_model("transformer", IMAGES).model
     assert (dna.patch, dna.stem.kernel_size) == (4, (9,))  # 120 bp -> 30 tokens
+    # 101 frames -> 51 tokens; 28 rows stay 28
     assert (speech.patch, rows.patch) == (
         2,
         1,
-    )  # 101 frames -> 51 tokens; 28 rows stay 28
+    )
     tokens = dna.stem(torch.zeros(1, 4, 251))
     assert tokens.shape[-1] == math.ceil(251 / 4)
 

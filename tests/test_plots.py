@@ -153,9 +153,8 @@ def _contrast(a: str, b: str) -> float:
 
 
 def test_every_series_colour_reads_on_white_and_on_the_dark_theme():
-    assert _contrast("#FFFFFF", "#000000") == pytest.approx(
-        21
-    )  # the formula, by its extremes
+    # the formula, by its extremes
+    assert _contrast("#FFFFFF", "#000000") == pytest.approx(21)
     for colour in plots.PALETTE:
         assert _contrast(colour, "#FFFFFF") >= 3, f"{colour} is too pale on white"
         assert _contrast(colour, plots.DARK_BACKGROUND) >= 3, (

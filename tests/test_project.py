@@ -29,9 +29,8 @@ def test_a_fresh_clone_has_the_licences_citation_and_guides():
     assert code.startswith("MIT License") and "[year]" not in code
     content = (REPO_ROOT / "LICENSE-CONTENT").read_text()
     assert "Creative Commons Attribution 4.0 International Public License" in content
-    assert (
-        "Creative Commons may be contacted at creativecommons.org." in content
-    )  # complete
+    # complete
+    assert "Creative Commons may be contacted at creativecommons.org." in content
 
 
 def test_the_readme_names_both_licences_and_the_guides():
@@ -77,9 +76,8 @@ def test_the_citation_file_matches_the_project():
     assert [a["name"] for a in cff["authors"]] == [
         CONFIG["author"]
     ]  # the book's byline
-    assert (
-        CONFIG["author"] in (REPO_ROOT / "LICENSE").read_text()
-    )  # the copyright holder
+    # the copyright holder
+    assert CONFIG["author"] in (REPO_ROOT / "LICENSE").read_text()
 
 
 def test_the_book_has_a_how_to_cite_page_in_the_back_matter():

@@ -99,9 +99,8 @@ def test_a_line_cut_by_a_crash_is_skipped_so_that_cell_runs_again(tmp_path):
     path = tmp_path / "results.jsonl"
     protocol.append_record(path, fake_record("speech/cnn/matched/seed0"))
     with open(path, "a") as f:
-        f.write(
-            '{"key": "speech/cnn/matched/seed1", "task": "spe'
-        )  # no newline: cut short
+        # no newline: cut short
+        f.write('{"key": "speech/cnn/matched/seed1", "task": "spe')
     assert [r["key"] for r in protocol.read_results(path)] == [
         "speech/cnn/matched/seed0"
     ]

@@ -181,9 +181,8 @@ def test_student_branch_has_no_solutions_and_leaves_the_checkout_alone(course_re
     }
     assert secret and not (secret & code)
     assert 'raise NotImplementedError("Exercise ex-frames")' in code
-    assert (
-        git(repo, "show", "student:README.md") == "# Course\n"
-    )  # HEAD's, not the working tree's
+    # HEAD's, not the working tree's
+    assert git(repo, "show", "student:README.md") == "# Course\n"
     assert "new.txt" not in git(repo, "ls-tree", "-r", "--name-only", "student")
     assert git(repo, "rev-parse", "student^{tree}") != git(
         repo, "rev-parse", "HEAD^{tree}"

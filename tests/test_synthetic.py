@@ -19,9 +19,8 @@ def test_adding_examples_mark_one_value_in_each_half_and_add_them():
     values, markers = split.x[..., 0], split.x[..., 1]  # (n, T) each
     assert split.x.shape == (200, 10, 2)
     assert torch.equal(markers.sum(dim=1), torch.full((200,), 2.0))
-    assert torch.equal(
-        markers[:, :5].sum(dim=1), torch.ones(200)
-    )  # one in the first half
+    # one in the first half
+    assert torch.equal(markers[:, :5].sum(dim=1), torch.ones(200))
     assert torch.allclose(split.y, (values * markers).sum(dim=1))
     assert torch.equal(split.lengths, torch.full((200,), 10))
 

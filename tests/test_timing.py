@@ -43,9 +43,8 @@ def test_benchmark_reports_each_notebook_and_goes_on_after_a_failure(tmp_path, c
     )
 
     assert status == 1  # a notebook failed
-    assert (
-        os.environ.get("COURSE_QUICK") == before
-    )  # the caller's environment is left alone
+    # the caller's environment is left alone
+    assert os.environ.get("COURSE_QUICK") == before
     report = json.loads(out.read_text())
     assert [row["notebook"] for row in report["notebooks"]] == [
         str(bad),

@@ -47,9 +47,8 @@ def test_fit_learns_and_restores_the_best_epoch():
     assert history.val_metric[history.best_epoch] == max(history.val_metric) > 0.6
     again = predict(model, VAL)
     accuracy = (again.argmax(1) == VAL.y).float().mean().item()
-    assert accuracy == pytest.approx(
-        history.best_val_metric
-    )  # the model holds the best weights
+    # the model holds the best weights
+    assert accuracy == pytest.approx(history.best_val_metric)
     assert history.train_loss[-1] < history.train_loss[0]
     assert (
         history.lr[0] > 0 and history.parameters > 0 and history.info["device"] == "cpu"
@@ -88,9 +87,8 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_early_stopping_and_schedules():
     _, history = run(epochs=10, lr=1e-9, patience=2, schedule=None, metric="loss")
-    assert (
-        history.epochs < 10
-    )  # a learning rate this small cannot keep improving the loss
+    # a learning rate this small cannot keep improving the loss
+    assert history.epochs < 10
     for schedule in ("cosine", None):
         _, h = run(epochs=2, schedule=schedule)
         assert h.epochs == 2

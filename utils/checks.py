@@ -401,9 +401,8 @@ def check_gru_parameters(
     if not _is_number(answer) or float(answer) != int(float(answer)):
         return report(name, False, "a number of parameters is a whole number.")
     F, H, answer = input_size, hidden_size, int(float(answer))
-    per_gate = (
-        H * F + H * H + 2 * H
-    )  # input weights, recurrent weights, two bias vectors
+    # input weights, recurrent weights, two bias vectors
+    per_gate = H * F + H * H + 2 * H
     expected = 3 * per_gate
     if answer == expected:
         return report(
@@ -492,9 +491,8 @@ def check_nearest_mean_accuracy(answer, train_x, train_y, test_x, test_y):
 
     train_means = class_means(train_x, train_y, num_classes)
     expected, answer = accuracy_with(train_means), float(answer)
-    tolerance = 2 / len(
-        test_y
-    )  # a tie or two may fall either way in float16 or float32
+    # a tie or two may fall either way in float16 or float32
+    tolerance = 2 / len(test_y)
     if math.isclose(answer, expected, abs_tol=tolerance):
         return report(
             name, True, "right: a linear classifier with one template per class."
@@ -547,9 +545,8 @@ def check_flattened_size(answer, *, channels: int, length: int, pools):
         )
     remaining = length
     for pool in pools:
-        remaining = -(
-            -remaining // pool
-        )  # ceil: a pool of 2 halves the length, rounding up
+        # ceil: a pool of 2 halves the length, rounding up
+        remaining = -(-remaining // pool)
     expected = channels * remaining
     if answer == expected:
         return report(name, True, "right: channels × the length left after pooling.")
@@ -576,9 +573,8 @@ def check_lstm_parameters(answer, *, input_size: int, hidden_size: int):
     if answer is None:
         return report(name, False, "a number of parameters is a whole number.")
     F, H = input_size, hidden_size
-    per_gate = (
-        H * F + H * H + 2 * H
-    )  # input weights, recurrent weights, two bias vectors
+    # input weights, recurrent weights, two bias vectors
+    per_gate = H * F + H * H + 2 * H
     expected = 4 * per_gate
     if answer == expected:
         return report(
@@ -660,9 +656,8 @@ def check_conv_output_length(
     answer = _whole(answer)
     if answer is None:
         return report(name, False, "a length is a whole number of steps.")
-    span = dilation * (
-        kernel_size - 1
-    )  # how far the first and last tap of a kernel are apart
+    # how far the first and last tap of a kernel are apart
+    span = dilation * (kernel_size - 1)
     expected = (length + 2 * padding - span - 1) // stride + 1
     if answer == expected:
         return report(name, True, "right: floor((L + 2p - d(k - 1) - 1) / s) + 1.")

@@ -115,17 +115,15 @@ def ctc_beam_decode(
 
             for prefix, (p_b, p_s) in beams.items():
                 p_total = _logsumexp(p_b, p_s)
-                add(
-                    prefix, p_blank=p_total + step[blank]
-                )  # emit blank: prefix unchanged
+                # emit blank: prefix unchanged
+                add(prefix, p_blank=p_total + step[blank])
                 for c, p_c in enumerate(step):
                     if c == blank:
                         continue
                     if prefix and prefix[-1] == c:
                         add(prefix, p_symbol=p_s + p_c)  # repeat without blank: merged
-                        add(
-                            (*prefix, c), p_symbol=p_b + p_c
-                        )  # after a blank: a new label
+                        # after a blank: a new label
+                        add((*prefix, c), p_symbol=p_b + p_c)
                     else:
                         add((*prefix, c), p_symbol=p_total + p_c)
             ranked = sorted(

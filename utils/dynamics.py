@@ -48,9 +48,8 @@ def recurrent_layer(
             for block in weight.split(hidden_size):
                 nn.init.orthogonal_(block, gain=recurrent_scale)
     if forget_bias is not None:
-        forget = slice(
-            hidden_size, 2 * hidden_size
-        )  # gates are stacked input, forget, cell, output
+        # gates are stacked input, forget, cell, output
+        forget = slice(hidden_size, 2 * hidden_size)
         with torch.no_grad():
             layer.bias_ih_l0[forget] = forget_bias
             layer.bias_hh_l0[forget] = 0.0

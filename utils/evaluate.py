@@ -156,9 +156,8 @@ class Transcript:
         return CTCOutput(outputs.log_probs.detach().float(), outputs.lengths.detach())
 
     def concat(self, chunks):
-        steps = max(
-            c.log_probs.shape[1] for c in chunks
-        )  # batches may differ in length
+        # batches may differ in length
+        steps = max(c.log_probs.shape[1] for c in chunks)
         log_probs = [  # pad the steps past each batch's end (never read: ``lengths`` stop first)
             torch.nn.functional.pad(
                 c.log_probs.cpu(), (0, 0, 0, steps - c.log_probs.shape[1])
@@ -318,9 +317,8 @@ def time_forward_backward(
             torch.cuda.synchronize()
         start = time.perf_counter()
         outputs = model(x, lengths)
-        outputs = getattr(
-            outputs, "log_probs", outputs
-        )  # a CTC model's output is a tuple
+        # a CTC model's output is a tuple
+        outputs = getattr(outputs, "log_probs", outputs)
         outputs.float().sum().backward()
         if device.type == "cuda":
             torch.cuda.synchronize()

@@ -57,9 +57,8 @@ def filter_pfms(
         )
     k, d = conv.kernel_size[0], conv.dilation[0]
     span = (k - 1) * d + 1
-    activation = nn.functional.conv1d(
-        x, conv.weight, conv.bias, dilation=d
-    )  # (N, F, L - span + 1)
+    # (N, F, L - span + 1)
+    activation = nn.functional.conv1d(x, conv.weight, conv.bias, dilation=d)
     windows = x.unfold(2, span, 1)[..., ::d]  # (N, 4, L - span + 1, k)
     counts = torch.zeros(conv.out_channels, k, x.shape[1])
     for f in range(conv.out_channels):
@@ -239,9 +238,8 @@ def accuracy_after_steps(
     for k in steps:
         correct = 0
         for start in range(0, len(split), batch_size):
-            x = split.x[start : start + batch_size, :k].to(
-                device, torch.float32
-            )  # (B, k, F)
+            # (B, k, F)
+            x = split.x[start : start + batch_size, :k].to(device, torch.float32)
             lengths = torch.full((len(x),), k, dtype=torch.long)
             predicted = model(x, lengths).argmax(dim=1).cpu()  # (B,)
             correct += (predicted == split.y[start : start + batch_size]).sum().item()

@@ -119,9 +119,8 @@ def pr_auc(y_true, scores) -> float:
         raise ValueError("PR-AUC needs at least one positive example")
     order = torch.argsort(scores, descending=True, stable=True)
     scores, y = scores[order], y[order]
-    last_of_tie = torch.ones(
-        len(y), dtype=torch.bool
-    )  # one threshold per distinct score
+    # one threshold per distinct score
+    last_of_tie = torch.ones(len(y), dtype=torch.bool)
     last_of_tie[:-1] = scores[1:] != scores[:-1]
     tp = torch.cumsum(y, 0)[last_of_tie]
     predicted = (torch.arange(len(y)) + 1.0)[last_of_tie]

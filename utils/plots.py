@@ -74,9 +74,8 @@ def learning_curves(histories, *, metric: bool = True, figsize=None):
     loss_ax = axes[0, 0]
     for i, (name, h) in enumerate(histories.items()):
         epochs = np.arange(1, h.epochs + 1)
-        marker = (
-            "o" if h.epochs == 1 else None
-        )  # one epoch: a point, not an invisible line
+        # one epoch: a point, not an invisible line
+        marker = "o" if h.epochs == 1 else None
         loss_ax.plot(
             epochs, h.train_loss, "--", marker=marker, color=color(i), alpha=0.7
         )
@@ -209,9 +208,8 @@ def image_grid(images, labels, predictions=None, *, class_names=None, ncols: int
     labels = _numpy(labels).astype(int)
     n = len(images)
     nrows = -(-n // ncols)
-    row_height = (
-        1.55 if predictions is None else 1.8
-    )  # a wrong prediction's title has 2 lines
+    # a wrong prediction's title has 2 lines
+    row_height = 1.55 if predictions is None else 1.8
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(1.3 * ncols, row_height * nrows), squeeze=False
     )
@@ -352,9 +350,8 @@ def plot_receptive_field(
         ["input"] + [f"layer {i + 1} (d={dilations[i]})" for i in range(n)],
     )
     ax.set_xlabel("position (time steps)")
-    ax.xaxis.set_major_locator(
-        plt.MaxNLocator(integer=True)
-    )  # positions are whole steps
+    # positions are whole steps
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_title(f"Receptive field: {size} steps")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
@@ -586,9 +583,8 @@ def plot_gradient_norms(norms: dict, *, title: str = "", ax=None):
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (name, norm) in enumerate(norms.items()):
         values = _numpy(norm)
-        values = np.where(
-            values > 0, values, np.nan
-        )  # a gradient below float range: no point
+        # a gradient below float range: no point
+        values = np.where(values > 0, values, np.nan)
         ax.plot(np.arange(len(values)), values, color=color(i), label=name, lw=1.5)
     ax.set(
         yscale="log",
@@ -634,9 +630,8 @@ def plot_against_length(
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(
-        fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1)
-    )  # beside the data
+    # beside the data
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
@@ -760,9 +755,8 @@ def plot_pipelines(rows: dict, *, title: str = "", figsize=None, description: st
         column = 0
         for j, (text, kind) in enumerate(stages):
             style, span, _ = PIPELINE_STAGES[kind]
-            x = 0.1 + step * (
-                column + (span - 1) / 2
-            )  # a box spanning 2 sits between them
+            # a box spanning 2 sits between them
+            x = 0.1 + step * (column + (span - 1) / 2)
             boxes[f"{i}.{j}"] = (x, y, f"{name}:\n{text}" if j == 0 else text, style)
             column += span
         arrows += [(f"{i}.{j}", f"{i}.{j + 1}") for j in range(len(stages) - 1)]
@@ -861,9 +855,8 @@ def plot_ctc_alignment(
         ylabel="mel band",
         title=title or "Log-mel spectrogram and CTC posteriors",
     )
-    t = (
-        (np.arange(steps) + 0.5) * T * frame_seconds / steps
-    )  # each step's centre in seconds
+    # each step's centre in seconds
+    t = (np.arange(steps) + 0.5) * T * frame_seconds / steps
     bottom.fill_between(t, probs[:, -1], color="#999999", alpha=0.35, label="blank")
     for c, name in enumerate(class_names):
         if probs[:, c].max() > 0.2:

@@ -244,9 +244,8 @@ class TrainStep:
             self.scheduler.step()
         kind = output_kind(outputs)
         if self.loss_fn is default_loss:
-            self.loss_name = (
-                kind.loss_name
-            )  # the loss default_loss chose for these outputs
+            # the loss default_loss chose for these outputs
+            self.loss_name = kind.loss_name
         return loss.item(), kind.detach(outputs)
 
 
@@ -368,26 +367,18 @@ def fit(
     """
     recipe = _with_settings(recipe or Recipe(), settings)
     if len(train) == 0 or len(val) == 0:
-        raise ValueError(
-            f"empty split: train has {len(train)} examples, val has {len(val)}"
-        )
+        raise ValueError(f"empty split: {len(train)} train, {len(val)} val examples")
     seed_everything(recipe.seed)
     device = resolve_device(device)
     model, train = model.to(device), train.to(device)
     optimizer = make_optimizer(model, recipe)
-    scheduler = make_scheduler(
-        optimizer, recipe, math.ceil(len(train) / recipe.batch_size)
-    )
+    steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
+    scheduler = make_scheduler(optimizer, recipe, steps_per_epoch)
     step = TrainStep(optimizer, scheduler, loss_fn or default_loss, device)
-    generator = torch.Generator().manual_seed(
-        recipe.seed
-    )  # shuffling, apart from model init
+    generator = torch.Generator().manual_seed(recipe.seed)  # shuffling, not model init
     history = _new_history(model, recipe, name, device)
-    best, bar, display_handle = (
-        BestEpoch(recipe.metric),
-        _progress(recipe.epochs, quiet),
-        None,
-    )
+    best, bar = BestEpoch(recipe.metric), _progress(recipe.epochs, quiet)
+    display_handle = None
 
     for epoch in range(recipe.epochs):
         start = time.perf_counter()
@@ -397,7 +388,7 @@ def fit(
         history.record(
             train_loss, val_loss, train_value, val_value, optimizer, seconds, len(train)
         )
-        history.loss = step.loss_name
+        history.loss = step.loss_name  # known once the first batch has run
         if best.update(val_value, model, epoch):
             history.best_epoch = epoch
             if checkpoint is not None:

@@ -155,9 +155,8 @@ class Submission:
     path: Path
     row: dict = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)  # check id -> answers as JSON
-    results: dict[str, list[dict]] = field(
-        default_factory=dict
-    )  # check id -> check results
+    # check id -> check results
+    results: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def run_submission(sub: Submission, reference, checks, *, settings: dict) -> Submission:

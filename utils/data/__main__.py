@@ -37,9 +37,8 @@ def _measure(argv: list[str]) -> int:
     name, cold = argv[0], argv[1:] == ["--cold"]
     if cold:
         clear_cache("fsdd" if name == "speech" else name)
-    before = (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )  # MB (Linux: KiB)
+    # MB (Linux: KiB)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     data = load_task(name, quick=False, **BENCH[name])
     seconds = time.perf_counter() - start

@@ -57,17 +57,16 @@ def mel_filter_bank(
         raise ValueError(
             f"need 0 <= f_min < f_max <= {sample_rate / 2} Hz, got {f_min}, {f_max}"
         )
-    bins = torch.linspace(
-        0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64
-    )  # [F]
-    edges = mel_to_hz(
-        torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2)
-    )  # [M+2]
+    # [F]
+    bins = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
+    # [M+2]
+    edges = mel_to_hz(torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    # [M, 1] each
     left, centre, right = (
         edges[:-2, None],
         edges[1:-1, None],
         edges[2:, None],
-    )  # [M, 1] each
+    )
     rising = (bins - left) / (centre - left)  # [M, F]
     falling = (right - bins) / (right - centre)
     bank = torch.clamp(torch.minimum(rising, falling), min=0.0)
@@ -118,6 +117,7 @@ def log_mel_spectrogram(
     window = torch.hann_window(
         win_length, dtype=waveforms.dtype, device=waveforms.device
     )
+    # [B, n_fft // 2 + 1, T] complex
     spectrum = torch.stft(
         waveforms,
         n_fft,
@@ -126,7 +126,7 @@ def log_mel_spectrogram(
         window=window,
         center=True,
         return_complex=True,
-    )  # [B, n_fft // 2 + 1, T] complex
+    )
     power = spectrum.real**2 + spectrum.imag**2  # [B, F, T]
     bank = mel_filter_bank(
         n_fft=n_fft, n_mels=n_mels, sample_rate=sample_rate, f_min=f_min, f_max=f_max
@@ -256,9 +256,8 @@ def normalise_per_speaker(
     for speaker in speakers.unique():
         rows = speakers == speaker
         x = features[rows]  # [b, T, F]: this speaker's utterances
-        out[rows] = _standardise(
-            x, _real_frames(x, lengths[rows]), (0, 1)
-        )  # all their frames
+        # all their frames
+        out[rows] = _standardise(x, _real_frames(x, lengths[rows]), (0, 1))
     return out
 
 
@@ -304,9 +303,8 @@ def resample(
     half = zero_crossings / cutoff  # the window's half-width, in input samples
     taps = torch.arange(-math.ceil(half), math.ceil(half) + 1)  # [K]
     t = torch.arange(n_out, dtype=torch.float64) * orig_rate / new_rate  # [M]
-    k = (
-        torch.floor(t).long()[:, None] + taps
-    )  # [M, K]: the input samples each output reads
+    # [M, K]: the input samples each output reads
+    k = torch.floor(t).long()[:, None] + taps
     d = t[:, None] - k  # [M, K]: their distance from it
     window = torch.where(d.abs() < half, torch.cos(math.pi * d / (2 * half)) ** 2, 0.0)
     weights = (cutoff * torch.sinc(cutoff * d) * window).to(waveforms.dtype)  # [M, K]
@@ -371,8 +369,7 @@ def spec_augment(
                 torch.rand(B, 1, generator=generator) * (size - w + 1)
             ).long()  # [B, 1]
             mask = (positions >= start) & (positions < start + w)  # [B, size]
-            mask = (
-                mask[:, :, None] if axis == 1 else mask[:, None, :]
-            )  # [B, T, 1] or [B, 1, F]
+            # [B, T, 1] or [B, 1, F]
+            mask = mask[:, :, None] if axis == 1 else mask[:, None, :]
             x = x.masked_fill(mask.to(x.device), 0.0)
     return type(batch)(x, batch.y, batch.lengths)

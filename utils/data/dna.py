@@ -119,9 +119,8 @@ def one_hot(sequences: list[str]) -> torch.Tensor:
     """Equal-length sequences -> one-hot ``[N, 4, L]`` float32 over A, C, G, T, ambiguous
     letters spread uniformly (chapter: DNA)."""
     encoded = _lookup_tables()[0][_codes(sequences)]  # [N, L, 4]
-    return torch.from_numpy(
-        np.ascontiguousarray(encoded.transpose(0, 2, 1))
-    )  # [N, 4, L]
+    # [N, 4, L]
+    return torch.from_numpy(np.ascontiguousarray(encoded.transpose(0, 2, 1)))
 
 
 def tokens(sequences: list[str]) -> torch.Tensor:
@@ -157,9 +156,8 @@ def gc_content(x: torch.Tensor) -> torch.Tensor:
     ``N`` (0.25 on each base) counts as half a G or C."""
     if x.ndim != 3 or x.shape[1] != 4:
         raise ValueError(f"expected one-hot DNA [N, 4, L], got shape {list(x.shape)}")
-    return (
-        x[:, 1:3].sum(dim=(1, 2)) / x.shape[2]
-    )  # C and G rows, over all positions -> [N]
+    # C and G rows, over all positions -> [N]
+    return x[:, 1:3].sum(dim=(1, 2)) / x.shape[2]
 
 
 def iupac_pfm(consensus: str) -> torch.Tensor:

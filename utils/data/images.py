@@ -93,9 +93,8 @@ def normalise(
     of doing arithmetic on every pixel; chunks keep the temporary copies small.
     """
     numpy_dtype = {torch.float16: np.float16, torch.float32: np.float32}[dtype]
-    table = ((np.arange(256) / 255.0 - MEAN) / STD).astype(
-        numpy_dtype
-    )  # grey level -> value
+    # grey level -> value
+    table = ((np.arange(256) / 255.0 - MEAN) / STD).astype(numpy_dtype)
     pixels = images.numpy()
     index = np.arange(len(images)) if index is None else index.numpy()
     out = np.empty((len(index), 1, *pixels.shape[1:]), dtype=table.dtype)
@@ -224,9 +223,8 @@ def load_images(
         idx = parts[name]
         x = normalise(images, idx, dtype=getattr(torch, dtype))  # [B, 1, 28, 28]
         if view == "rows":
-            return Split(
-                x[:, 0], labels[idx], torch.full((len(idx),), 28)
-            )  # [B, 28, 28]
+            # [B, 28, 28]
+            return Split(x[:, 0], labels[idx], torch.full((len(idx),), 28))
         return Split(x, labels[idx])
 
     train, val, test = make("train"), make("val"), make("test")

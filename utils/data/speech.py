@@ -190,6 +190,7 @@ def waveform_features(
         raise ValueError(
             f"normalise must be one of {NORMALISATIONS}, got {normalise!r}"
         )
+    # [B, T, n_mels]
     x = audio.log_mel_spectrogram(
         waveforms,
         sample_rate=SAMPLE_RATE,
@@ -197,7 +198,7 @@ def waveform_features(
         win_length=WIN_LENGTH,
         hop_length=HOP_LENGTH,
         n_mels=n_mels,
-    )  # [B, T, n_mels]
+    )
     frames = audio.num_frames(lengths, HOP_LENGTH)  # [B]
     if normalise == "utterance":
         x = audio.normalise_per_utterance(x, frames)

@@ -55,9 +55,8 @@ def stratified_split(
             f"fractions must be non-negative and sum to at most 1, got {fractions}"
         )
     generator = _generator(seed)
-    values, counts = torch.unique(
-        strata, return_counts=True
-    )  # sorted: a fixed order of draws
+    # sorted: a fixed order of draws
+    values, counts = torch.unique(strata, return_counts=True)
     members = []
     for value in values:
         group = torch.nonzero(strata == value).flatten()

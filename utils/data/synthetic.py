@@ -37,9 +37,8 @@ def _three_splits(
 
 # ----------------------------------------------------------------------------- the adding problem
 
-ADDING_BASELINE_MSE = (
-    1 / 6
-)  # always answering 1.0: the variance of the sum of two U(0, 1)
+# always answering 1.0: the variance of the sum of two U(0, 1)
+ADDING_BASELINE_MSE = 1 / 6
 
 
 def adding_examples(

@@ -101,9 +101,8 @@ class LayoutAdapter(nn.Module):
         expected = f"{LAYOUT_NAMES[self.layout]} with {details}"
         require_shape(x, expected, len(self.input_shape) + 1, fixed)
         if x.dtype != torch.float32:
-            x = (
-                x.float()
-            )  # data stored compactly (float16, uint8) -> the weights' float32
+            # data stored compactly (float16, uint8) -> the weights' float32
+            x = x.float()
         x, lengths = self.rearrange(x, lengths)
         return self.model(x, lengths)
 
@@ -113,20 +112,17 @@ class LayoutAdapter(nn.Module):
         if layout == "image":
             lengths = None
             if reads == "sequence":
-                x = x.permute(0, 2, 1, 3).flatten(
-                    2
-                )  # (B, C, H, W) -> (B, H, C*W): rows in order
+                # (B, C, H, W) -> (B, H, C*W): rows in order
+                x = x.permute(0, 2, 1, 3).flatten(2)
             elif reads == "channels":
-                x = x.permute(0, 1, 3, 2).flatten(
-                    1, 2
-                )  # (B, C, H, W) -> (B, C*W, H): rows as steps
+                # (B, C, H, W) -> (B, C*W, H): rows as steps
+                x = x.permute(0, 1, 3, 2).flatten(1, 2)
         elif layout == "sequence":
             if reads == "channels":
                 x = x.transpose(1, 2)  # (B, T, F) -> (B, F, T)
             elif reads == "image":
-                x = x.transpose(1, 2).unsqueeze(
-                    1
-                )  # (B, T, F) -> (B, 1, F, T): frequency up, time across
+                # (B, T, F) -> (B, 1, F, T): frequency up, time across
+                x = x.transpose(1, 2).unsqueeze(1)
         else:  # dna
             lengths = None
             if reads == "sequence":
@@ -266,9 +262,8 @@ def _transformer(shape, classes, spec, width, **kw):
     heads = kw.setdefault("heads", 4)
     exact = 64 * width  # the unrounded model size; 4 * d^2 + 2 * d * ff per layer
     d_model = kw.setdefault("d_model", heads * max(1, round(exact / heads)))
-    feedforward = (8 * exact**2 - 4 * d_model**2) / (
-        2 * d_model
-    )  # = 2 * exact when exact
+    # = 2 * exact when exact
+    feedforward = (8 * exact**2 - 4 * d_model**2) / (2 * d_model)
     kw = {"feedforward": max(1, round(feedforward))} | kw
     return TransformerClassifier(shape[1], classes, **kw)
 

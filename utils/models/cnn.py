@@ -256,9 +256,8 @@ class CNN2d(nn.Module):
         )
         require_shape(x, f"[batch, {self.in_channels}, {H}, {W}] images", 4, sizes)
         if self.downsample > 1:
-            x = nn.functional.avg_pool2d(
-                x, (1, self.downsample), ceil_mode=True
-            )  # (B, C, H, W/k)
+            # (B, C, H, W/k)
+            x = nn.functional.avg_pool2d(x, (1, self.downsample), ceil_mode=True)
         h = self.features(x)  # (B, C', H', W')
         if self.head_type == "width_pool":
             h = h.mean(dim=3).flatten(1)  # (B, C' * H')

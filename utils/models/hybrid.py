@@ -104,9 +104,8 @@ class CRNN(nn.Module):
             {1: self.in_channels, 2: self.input_height},
         )
         if self.downsample > 1:
-            x = nn.functional.avg_pool2d(
-                x, (1, self.downsample), ceil_mode=True
-            )  # (B, C, H, W/k)
+            # (B, C, H, W/k)
+            x = nn.functional.avg_pool2d(x, (1, self.downsample), ceil_mode=True)
         h = self.conv(x)  # (B, C', H', W')
         h = h.permute(0, 3, 1, 2).flatten(2)  # (B, W', C' * H'): one step per column
         lengths = pooled_lengths(lengths, self.time_stride)
@@ -129,9 +128,8 @@ class CTCRecognizer(CRNN):
     def __init__(
         self, in_channels: int, num_classes: int, *, input_height: int, **kwargs
     ):
-        kwargs.setdefault(
-            "time_pool", (2, 1, 1)
-        )  # keep enough steps for one symbol per few frames
+        # keep enough steps for one symbol per few frames
+        kwargs.setdefault("time_pool", (2, 1, 1))
         super().__init__(
             in_channels, num_classes + 1, input_height=input_height, **kwargs
         )
@@ -142,9 +140,8 @@ class CTCRecognizer(CRNN):
         out, _, lengths = self.encode(x, lengths)  # (B, W', D)
         if lengths is None:
             lengths = torch.full((len(x),), out.shape[1], dtype=torch.long)
-        log_probs = self.head(self.dropout(out)).log_softmax(
-            dim=-1
-        )  # (B, W', classes + 1)
+        # (B, W', classes + 1)
+        log_probs = self.head(self.dropout(out)).log_softmax(dim=-1)
         return CTCOutput(log_probs, lengths.to(log_probs.device))
 
 
@@ -193,9 +190,8 @@ class DanQ(nn.Module):
             else f"[batch, {self.in_channels}, length]"
         )
         require_shape(x, what, 3, {1: self.in_channels})
-        h = self.conv(x).transpose(
-            1, 2
-        )  # (B, C, L) -> (B, L / pool, C): the motif track
+        # (B, C, L) -> (B, L / pool, C): the motif track
+        h = self.conv(x).transpose(1, 2)
         lengths = pooled_lengths(lengths, self.pool_size)
         out, final = self.rnn(h, lengths)  # (B, L', 2H)
         return self.head(self.dropout(self.pool(out, lengths, final)))  # (B, classes)
@@ -307,9 +303,8 @@ class CTCBiGRU(nn.Module):
             dropout=dropout,
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(
-            self.rnn.output_size, num_classes + 1
-        )  # + 1: the blank, last
+        # + 1: the blank, last
+        self.head = nn.Linear(self.rnn.output_size, num_classes + 1)
 
     def forward(self, x, lengths=None):
         if self.downsample > 1:  # (B, T, F) -> (B, ceil(T / k), F)
@@ -366,9 +361,8 @@ class CTCConvBiGRU(nn.Module):
         require_shape(
             x, f"[batch, {self.in_channels}, time] frames", 3, {1: self.in_channels}
         )
-        h = self.conv(x).transpose(
-            1, 2
-        )  # (B, C, T') -> (B, T', C): one step per column
+        # (B, C, T') -> (B, T', C): one step per column
+        h = self.conv(x).transpose(1, 2)
         lengths = pooled_lengths(lengths, self.time_stride)
         out, _ = self.rnn(h, lengths)  # (B, T', 2H)
         return _ctc_output(self.head, self.dropout(out), lengths, len(x))

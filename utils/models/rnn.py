@@ -59,16 +59,14 @@ class RNNEncoder(nn.Module):
         )
         B, T, _ = x.shape
         if lengths is not None and bool((lengths < T).any()):
-            lengths = (
-                lengths.detach().cpu().clamp(min=1, max=T)
-            )  # packing wants CPU int64
+            # packing wants CPU int64
+            lengths = lengths.detach().cpu().clamp(min=1, max=T)
             packed = pack_padded_sequence(
                 x, lengths, batch_first=True, enforce_sorted=False
             )
             out, state = self.rnn(packed)
-            out, _ = pad_packed_sequence(
-                out, batch_first=True, total_length=T
-            )  # (B, T, D*H)
+            # (B, T, D*H)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)
         else:  # no padding: the plain (faster) path
             out, state = self.rnn(x)  # (B, T, D*H)
         h = state[0] if self.cell == "lstm" else state  # LSTM state is (h, c)

@@ -35,9 +35,10 @@ def sinusoidal_positions(length: int, size: int) -> torch.Tensor:
     """``[length, size]`` position codes: ``sin`` on even features, ``cos`` on odd ones,
     with wavelengths from 2π to 10000·2π (chapter: Choosing between RNNs and CNNs)."""
     position = torch.arange(length, dtype=torch.float32)[:, None]  # (T, 1)
+    # (ceil(size / 2),)
     frequency = torch.exp(
         torch.arange(0, size, 2, dtype=torch.float32) * (-math.log(10000.0) / size)
-    )  # (ceil(size / 2),)
+    )
     codes = torch.zeros(length, size)
     codes[:, 0::2] = torch.sin(position * frequency)
     codes[:, 1::2] = torch.cos(position * frequency[: size // 2])
@@ -117,12 +118,10 @@ class TransformerClassifier(nn.Module):
         if lengths is not None:
             lengths = lengths.to(x.device).clamp(min=1, max=T)
             x = x * lengths_mask(lengths, T).unsqueeze(-1)  # padding -> 0, as if absent
-        tokens = self.stem(x.transpose(1, 2)).transpose(
-            1, 2
-        )  # (B, ceil(T / patch), d_model)
-        lengths = pooled_lengths(
-            lengths, self.patch
-        )  # tokens per sequence: ceil(length / patch)
+        # (B, ceil(T / patch), d_model)
+        tokens = self.stem(x.transpose(1, 2)).transpose(1, 2)
+        # tokens per sequence: ceil(length / patch)
+        lengths = pooled_lengths(lengths, self.patch)
         codes = sinusoidal_positions(tokens.shape[1], self.d_model).to(tokens)
         tokens = tokens + codes  # (B, T', d_model)
         padding = None if lengths is None else ~lengths_mask(lengths, tokens.shape[1])
