@@ -158,36 +158,25 @@ def test_feature_cache_keys_and_corruption(recordings, tmp_path, monkeypatch, ca
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     # and no other cache
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
-    x40, _ = speech._cached_features(
-        few,
-        features="logmel",
-        n_mels=40,
-        n_mfcc=13,
-        max_samples=8000,
-        normalise="utterance",
-    )
-    x20, _ = speech._cached_features(
-        few,
-        features="logmel",
-        n_mels=20,
-        n_mfcc=13,
-        max_samples=8000,
-        normalise="utterance",
-    )
+
+    def cached(n_mels):  # the features of `few`, through the cache
+        return speech._cached_features(
+            few,
+            features="logmel",
+            n_mels=n_mels,
+            n_mfcc=13,
+            max_samples=8000,
+            normalise="utterance",
+        )[0]
+
+    x40, x20 = cached(40), cached(20)
     # a new n_mels never reuses a stale file
     assert x40.shape[-1] == 40 and x20.shape[-1] == 20
     files = sorted((tmp_path / "features").glob("fsdd-*.pt"))
     assert len(files) == 2
     for f in files:
         f.write_bytes(f.read_bytes()[:100])  # corrupt both
-    again, _ = speech._cached_features(
-        few,
-        features="logmel",
-        n_mels=40,
-        n_mfcc=13,
-        max_samples=8000,
-        normalise="utterance",
-    )
+    again = cached(40)
     assert "unreadable" in capsys.readouterr().out
     assert torch.equal(again, x40)
     # no temporary files left behind
