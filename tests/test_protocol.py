@@ -256,3 +256,30 @@ def test_a_failing_cell_in_the_pool_is_reported_and_the_others_go_on(tmp_path):
         assert cell.key in str(error.value)
     assert "KeyError" in str(error.value)
     assert protocol.read_results(results) == []
+
+
+def test_latency_cells_time_each_family_against_length_and_train_nothing(
+    quick_mode, tmp_path, monkeypatch
+):
+    import utils.train
+
+    monkeypatch.setattr(utils.train, "fit", lambda *a, **k: pytest.fail("it trained"))
+    cells = protocol.plan("reduced", ["latency"], ["rnn", "transformer"])
+    assert [c.key for c in cells] == [
+        "latency/rnn/matched/seed0",
+        "latency/transformer/matched/seed0",
+    ]
+    assert [c.key for c in protocol.plan("full", ["latency"], ["cnn"])] == [
+        "latency/cnn/matched/seed0"
+    ]  # the same cells in both protocols: nothing to tune
+    results = tmp_path / "results.jsonl"
+    protocol.run_cells(cells[:1], "reduced", results, workers=0, progress=False)
+    (record,) = protocol.read_results(results)
+    assert record["stage"] == "latency" and record["architecture"] == "bigru"
+    # quick mode times the two shortest lengths
+    assert record["lengths"] == list(protocol.LATENCY_LENGTHS[:2])
+    assert len(record["latency_ms_by_length"]) == len(record["lengths"])
+    assert all(ms > 0 for ms in record["train_step_ms_by_length"])
+    assert "test_metric" not in record and len(record["machine"]["commit"]) == 40
+    assert protocol.summarise([record]) == []  # no test metric to summarise
+    assert protocol.estimate(cells, [record], "reduced")["seconds"] == 0.0

@@ -36,6 +36,9 @@ import torch
 from utils.config import config
 
 SEEDS = (0, 1, 2)
+# latency against length: the speech task's families, untrained, on 40 features per step
+LATENCY_TASK = "speech"
+LATENCY_LENGTHS = (64, 256, 1024, 4096)  # frames of 10 ms: 0.64 s to 41 s of audio
 TUNING = {"lr": (1e-3, 3e-3, 1e-2), "dropout": (0.1, 0.3)}  # 6 trials per family
 BUDGET_SCALES = {"matched": 1, "large": 4}  # the chapter's budget, and 4 × larger
 FAMILY_NAMES = ("rnn", "cnn", "hybrid", "transformer")
@@ -281,12 +284,17 @@ def seed_cells(task, family, budget, seeds, settings=()) -> list[Cell]:
 def plan(protocol, tasks=None, families=None, seeds=SEEDS, budgets=None) -> list[Cell]:
     """The cells of a protocol; for ``full`` the tuning cells (final cells depend on
     them and are planned by :func:`final_cells` once they are done)."""
-    tasks = _check_names("tasks", tasks or list(TASKS), TASKS)
+    known_tasks = [*TASKS, "latency"]
+    tasks = _check_names("tasks", tasks or known_tasks, known_tasks)
     families = _check_names("families", families or FAMILY_NAMES, FAMILY_NAMES)
     default_budgets = ["matched"] if protocol == "reduced" else list(BUDGET_SCALES)
     budgets = _check_names("budgets", budgets or default_budgets, BUDGET_SCALES)
     cells = []
+    if "latency" in tasks:  # one cell per family, no training, whatever the protocol
+        cells += [Cell("latency", f, "matched", "latency", 0) for f in families]
     for task, family, budget in product(tasks, families, budgets):
+        if task == "latency":
+            continue
         if family not in TASKS[task].families:
             continue  # e.g. no CTC Transformer for digit strings
         if protocol == "reduced":
@@ -387,6 +395,8 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     from utils.models import count_parameters, match_parameters
     from utils.train import fit
 
+    if cell.stage == "latency":
+        return run_latency_cell(cell, protocol, threads)
     torch.set_num_threads(threads)
     start, cpu_start = time.perf_counter(), time.process_time()
     task = TASKS[cell.task]
@@ -470,6 +480,66 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return record
+
+
+def run_latency_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
+    """Time one family against input length, untrained (chapter: Choosing in practice).
+
+    The family's model for ``LATENCY_TASK`` at the matched budget reads ``[B, T, 40]``
+    inputs for each ``T`` in ``LATENCY_LENGTHS``: the inference latency of one example
+    (batch 1) and one training step's forward and backward pass on a batch of 16, the
+    medians of a few repeats. Weights do not change the arithmetic, so nothing is
+    trained; the record has no test metric.
+    """
+    from utils.config import get_device, seed_everything
+    from utils.data.spec import TaskSpec
+    from utils.evaluate import measure_inference, time_forward_backward
+    from utils.models import count_parameters, match_parameters
+
+    torch.set_num_threads(threads)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    task = TASKS[LATENCY_TASK]
+    arch, overrides, _ = task.families[cell.family]
+    lengths = config.pick(full=LATENCY_LENGTHS, quick=LATENCY_LENGTHS[:2])
+    spec = TaskSpec("latency", "sequence", (lengths[0], 40), 10, tuple("0123456789"))
+    budget = config.pick(full=task.budget, quick=10_000) * BUDGET_SCALES[cell.budget]
+    seed_everything(cell.seed)
+    model = match_parameters(arch, spec, budget, **overrides)
+    device = get_device()
+    repeats = config.pick(full=5, quick=1)
+    inference, train_step = [], []  # one value per length, in the order of ``lengths``
+    for length in lengths:
+        one = torch.randn(1, length, 40)  # [1, T, 40]
+        speed = measure_inference(
+            model, one, batch_sizes=(1,), warmup=1, repeats=repeats, device=device
+        )
+        inference.append(speed[1]["latency_ms"])
+        batch = torch.randn(16, length, 40)  # [16, T, 40]
+        seconds = time_forward_backward(model, batch, repeats=repeats, device=device)
+        train_step.append(1000 * seconds)
+    return {
+        "key": cell.key,
+        "protocol": protocol,
+        "stage": "latency",
+        "task": "latency",
+        "split": f"untrained {LATENCY_TASK} models, random inputs of 40 features per step",
+        "family": cell.family,
+        "architecture": arch,
+        "budget": cell.budget,
+        "budget_parameters": budget,
+        "parameters": count_parameters(model),
+        "seed": cell.seed,
+        "settings": {},
+        "lengths": list(lengths),
+        "latency_ms_by_length": inference,  # batch 1, inference
+        "train_step_ms_by_length": train_step,  # batch 16, forward and backward
+        "quick": config.quick,
+        "peak_memory_mb": _peak_memory_mb(device.type),
+        "total_seconds": time.perf_counter() - start,
+        "total_cpu_seconds": time.process_time() - cpu_start,
+        "machine": machine(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 # ----------------------------------------------------------------------------- results files
@@ -570,6 +640,8 @@ def estimate(cells, records, protocol, *, probe=False, threads=1) -> dict:
     "groups"}``, ``groups`` the seconds of each (task, family, budget)."""
     measured = {}
     for r in records:
+        if r["stage"] == "latency":
+            continue
         if "train_cpu_seconds" in r:  # CPU time: what a busy machine inflates least
             epoch = r["train_cpu_seconds"] / r["epochs"]
             outside = r["total_cpu_seconds"] - r["train_cpu_seconds"]
@@ -585,6 +657,8 @@ def estimate(cells, records, protocol, *, probe=False, threads=1) -> dict:
     sizes = {}
     for cell in cells:
         group = (cell.task, cell.family, cell.budget)
+        if cell.stage == "latency":
+            continue  # a few seconds, nothing trained
         if group not in measured and probe:
             measured[group] = [_probe(cell, threads)]
         if group not in measured:
