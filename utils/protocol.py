@@ -39,6 +39,7 @@ SEEDS = (0, 1, 2)
 # latency against length: the speech task's families, untrained, on 40 features per step
 LATENCY_TASK = "speech"
 LATENCY_LENGTHS = (64, 256, 1024, 4096)  # frames of 10 ms: 0.64 s to 41 s of audio
+LATENCY_BATCH = 16  # the batch of a timed training step
 TUNING = {"lr": (1e-3, 3e-3, 1e-2), "dropout": (0.1, 0.3)}  # 6 trials per family
 BUDGET_SCALES = {"matched": 1, "large": 4}  # the chapter's budget, and 4 × larger
 FAMILY_NAMES = ("rnn", "cnn", "hybrid", "transformer")
@@ -487,7 +488,7 @@ def run_latency_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
 
     The family's model for ``LATENCY_TASK`` at the matched budget reads ``[B, T, 40]``
     inputs for each ``T`` in ``LATENCY_LENGTHS``: the inference latency of one example
-    (batch 1) and one training step's forward and backward pass on a batch of 16, the
+    (batch 1) and one training step's forward and backward pass on ``LATENCY_BATCH``, the
     medians of a few repeats. Weights do not change the arithmetic, so nothing is
     trained; the record has no test metric.
     """
@@ -514,7 +515,7 @@ def run_latency_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
             model, one, batch_sizes=(1,), warmup=1, repeats=repeats, device=device
         )
         inference.append(speed[1]["latency_ms"])
-        batch = torch.randn(16, length, 40)  # [16, T, 40]
+        batch = torch.randn(LATENCY_BATCH, length, 40)  # [16, T, 40]
         seconds = time_forward_backward(model, batch, repeats=repeats, device=device)
         train_step.append(1000 * seconds)
     return {
