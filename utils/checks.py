@@ -886,3 +886,92 @@ def check_pin_decoder(answer):
     return report(
         name, True, "right: the likeliest four-digit reading, padding ignored."
     )
+
+
+# ------------------------------------------------------- chapter: Choosing in practice
+
+
+def check_winner_rule(answer):
+    """Check ``answer(means, sds, lower_is_better)``, the comparison chapter's rule: the
+    best family wins when the gap between its mean and every other family's is larger than
+    the sum of the two standard deviations; otherwise ``None`` (chapter: Choosing in
+    practice)."""
+    name = "winner"
+    if not callable(answer):
+        return report(
+            name, False, "define a function winner(means, sds, lower_is_better)."
+        )
+    nan = float("nan")
+    cases = [  # (means, sds, lower_is_better, expected, feedback when wrong)
+        ({"a": 0.90, "b": 0.85}, {"a": 0.01, "b": 0.01}, False, "a",
+         "a gap of 0.05 against spreads of 0.01 + 0.01 separates them."),
+        ({"a": 0.90, "b": 0.89}, {"a": 0.01, "b": 0.01}, False, None,
+         "a gap of 0.01 is smaller than the spreads' sum, 0.02: no winner."),
+        ({"a": 0.20, "b": 0.10}, {"a": 0.02, "b": 0.02}, True, "b",
+         "for an error rate the smaller mean is the better one."),
+        ({"a": 0.90, "b": 0.88, "c": 0.87}, {"a": 0.001, "b": 0.001, "c": 0.05}, False,
+         None, "compare the best with every family, not only the runner-up: c's spread "
+         "reaches a."),
+        ({"a": 0.95, "b": 0.80, "c": 0.70}, {"a": 0.02, "b": 0.02, "c": 0.02}, False, "a",
+         "the best is separated from both others here."),
+        ({"a": 0.90, "b": 0.80}, {"a": nan, "b": nan}, False, None,
+         "with one seed there is no spread (NaN): one seed never makes a winner."),
+    ]  # fmt: skip
+    for means, sds, low, expected, hint in cases:
+        try:
+            got = answer(dict(means), dict(sds), low)
+        except Exception as error:
+            return report(
+                name, False, f"winner({means}, {sds}, {low}) raised {error!r}."
+            )
+        if got != expected:
+            return report(
+                name,
+                False,
+                f"winner({means}, ...) gave {got!r}, expected {expected!r}: {hint}",
+            )
+    return report(name, True, "right: a winner is separated from every other family.")
+
+
+def check_hybrid_cost(answer, summary):
+    """Check ``answer``, ``{task: the hybrid's training time / the convolutional family's}``
+    (median ``train_seconds`` over seeds), against ``summary``, the chapter's
+    :func:`utils.comparison.summary_table` (chapter: Choosing in practice)."""
+    name = "hybrid_cost"
+    tasks = [
+        t
+        for t in dict.fromkeys(summary.index.get_level_values("task"))
+        if {"hybrid", "cnn"} <= set(summary.loc[t].index)
+    ]
+    if not isinstance(answer, dict):
+        return report(name, False, "make a dict {task: ratio}, one entry per task.")
+    missing = [t for t in tasks if t not in answer]
+    if missing:
+        return report(name, False, f"missing tasks: {', '.join(missing)}.")
+    for task in tasks:
+        rows = summary.loc[task]
+        expected = (
+            rows.loc["hybrid", "train_seconds"] / rows.loc["cnn", "train_seconds"]
+        )
+        try:
+            got = float(answer[task])
+        except (TypeError, ValueError):
+            return report(name, False, f"{task}: {answer[task]!r} is not a number.")
+        if math.isclose(got, expected, rel_tol=0.02):
+            continue
+        if math.isclose(got, 1 / expected, rel_tol=0.02):
+            hint = (
+                "that is the convolutional family's time over the hybrid's: invert it."
+            )
+        else:
+            per_epoch = (
+                rows.loc["hybrid", "seconds_per_epoch"]
+                / rows.loc["cnn", "seconds_per_epoch"]
+            )
+            hint = (
+                "use the training time (train_seconds), not the time per epoch."
+                if math.isclose(got, per_epoch, rel_tol=0.02)
+                else "divide the hybrid's train_seconds by the convolutional family's."
+            )
+        return report(name, False, f"{task}: {got:.3g} is not the ratio; {hint}")
+    return report(name, True, "right: now set each ratio beside what the hybrid gains.")

@@ -187,3 +187,67 @@ def receptive_field_explorer(
             ),
         }
     return interactive_figure(draw, controls, live=live)
+
+
+def decision_guide(
+    records,
+    *,
+    kind: str = "audio clip",
+    length: int = 100,
+    examples: int = 2000,
+    latency_ms: float | None = None,
+    streaming: bool = False,
+    live: bool | None = None,
+) -> dict | None:
+    """Describe your data, get a recommendation and the evidence behind it (chapter:
+    Choosing in practice): :func:`utils.comparison.recommend` on the benchmark's
+    ``records``, drawn as its reasons beside the evidence task's scores. Returns the
+    controls in a live kernel (see :func:`interactive_figure`)."""
+    from utils import comparison
+
+    def draw(kind, length, examples, latency_ms, streaming):
+        data = comparison.DataDescription(kind, length, examples, latency_ms, streaming)
+        advice = comparison.recommend(data, records)
+        return comparison.plot_recommendation(advice, records, data)
+
+    values = dict(kind=kind, length=length, examples=examples)
+    values |= dict(latency_ms=latency_ms, streaming=streaming)
+    live = has_live_kernel() if live is None else live
+    controls = dict(values)
+    if live:
+        import ipywidgets as widgets
+
+        style = {"description_width": "initial"}
+        controls = {
+            "kind": widgets.Dropdown(
+                options=list(comparison.KINDS),
+                value=kind,
+                description="data",
+                style=style,
+            ),
+            "length": widgets.Dropdown(
+                options=[50, 100, 250, 1000, 4000, 16000],
+                value=length,
+                description="steps per example",
+                style=style,
+            ),
+            "examples": widgets.Dropdown(
+                options=[300, 1000, 3000, 10000, 50000],
+                value=examples,
+                description="training examples",
+                style=style,
+            ),
+            "latency_ms": widgets.Dropdown(
+                options=[
+                    ("no limit", None),
+                    ("1 ms", 1.0),
+                    ("5 ms", 5.0),
+                    ("20 ms", 20.0),
+                ],
+                value=latency_ms,
+                description="latency budget",
+                style=style,
+            ),
+            "streaming": widgets.Checkbox(value=streaming, description="streaming"),
+        }
+    return interactive_figure(draw, controls, live=live)
