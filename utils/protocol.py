@@ -486,11 +486,11 @@ def run_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
 def run_latency_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     """Time one family against input length, untrained (chapter: Choosing in practice).
 
-    The family's model for ``LATENCY_TASK`` at the matched budget reads ``[B, T, 40]``
-    inputs for each ``T`` in ``LATENCY_LENGTHS``: the inference latency of one example
-    (batch 1) and one training step's forward and backward pass on ``LATENCY_BATCH``, the
-    medians of a few repeats. Weights do not change the arithmetic, so nothing is
-    trained; the record has no test metric.
+    The family's model for ``LATENCY_TASK`` at the matched budget, built for one second of
+    speech, reads ``[B, T, 40]`` inputs for each ``T`` in ``LATENCY_LENGTHS``: the
+    inference latency of one example (batch 1) and one training step's forward and
+    backward pass on ``LATENCY_BATCH``, the medians of a few repeats. Weights do not
+    change the arithmetic, so nothing is trained; the record has no test metric.
     """
     from utils.config import get_device, seed_everything
     from utils.data.spec import TaskSpec
@@ -501,8 +501,14 @@ def run_latency_cell(cell: Cell, protocol: str, threads: int = 1) -> dict:
     start, cpu_start = time.perf_counter(), time.process_time()
     task = TASKS[LATENCY_TASK]
     arch, overrides, _ = task.families[cell.family]
+    from utils.data import speech
+
     lengths = config.pick(full=LATENCY_LENGTHS, quick=LATENCY_LENGTHS[:2])
-    spec = TaskSpec("latency", "sequence", (lengths[0], 40), 10, tuple("0123456789"))
+    # sized for the speech task's input, one second of 10 ms frames of 40 log-mel bands
+    # (101, 40), so each family is the model the speech cells trained (the Transformer's
+    # tokens are two frames, the GRU reads pairs of frames), then fed longer inputs
+    frames = 1 + speech.SAMPLE_RATE // speech.HOP_LENGTH
+    spec = TaskSpec("latency", "sequence", (frames, 40), 10, tuple("0123456789"))
     budget = config.pick(full=task.budget, quick=10_000) * BUDGET_SCALES[cell.budget]
     seed_everything(cell.seed)
     model = match_parameters(arch, spec, budget, **overrides)
