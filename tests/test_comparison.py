@@ -3,6 +3,7 @@ verdicts it gives, clear errors for results that are missing or not results, the
 guide's reasoning, the committed results file, and the rule that every number the chapter
 prints comes from that file."""
 
+import html
 import json
 import math
 import re
@@ -13,6 +14,7 @@ from utils import checks, comparison, protocol
 from utils.config import REPO_ROOT
 
 CHAPTER = REPO_ROOT / "chapters" / "08_comparison" / "choosing_in_practice.ipynb"
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def record(task, family, seed, score, **fields):
@@ -267,6 +269,29 @@ def _from_results(token: str, numbers: set) -> bool:
     return False
 
 
+def _printed_numbers(notebook, labels):
+    """(cell id, number, text) for every number in the text outputs of the cells that
+    read results (not those whose metadata says ``not_from_results``), after removing the
+    labels that contain digits."""
+    for cell in notebook.cells:
+        course = cell.metadata.get("course", {})
+        if cell.cell_type != "code" or "not_from_results" in course:
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data or WIDGET in data:
+                continue  # a figure or a widget: its text is its size or its class
+            text = output.get("text") or data.get("text/plain", "")
+            if "text/html" in data:  # a (styled) table: read the cells it shows
+                tags = r"<style.*?</style>|<[^>]+>"
+                text = html.unescape(re.sub(tags, " ", data["text/html"], flags=re.S))
+            for label in labels:  # names that hold digits ("seed0", "4× length")
+                if len(label) > 2:
+                    text = text.replace(label, " ")
+            for token in re.findall(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?", text):
+                yield cell.get("id"), token.replace(",", ""), text
+
+
 def test_every_number_the_chapter_prints_comes_from_the_results_file(quick_mode):
     """Execute the chapter and read its text outputs: each number printed by a cell that
     reads results must be a value of the results file or of what utils.comparison computes
@@ -300,30 +325,21 @@ def test_every_number_the_chapter_prints_comes_from_the_results_file(quick_mode)
     strings |= {task.split for task in protocol.TASKS.values()}
     labels = sorted(strings, key=len, reverse=True)  # the longest first
 
-    checked = 0
-    for cell in notebook.cells:
-        if cell.cell_type != "code" or "not_from_results" in cell.metadata.get(
-            "course", {}
-        ):
-            continue
-        if (
-            "solution" in cell.metadata.get("tags", [])
-            and "hybrid_cost" not in cell.source
-        ):
-            continue
-        for output in cell.get("outputs", []):
-            text = output.get("text") or output.get("data", {}).get("text/plain", "")
-            for label in labels:  # names that hold digits ("seed0", "4× length")
-                if len(label) > 2:
-                    text = text.replace(label, " ")
-            for token in re.findall(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?", text):
-                token = token.replace(",", "")
-                checked += 1
-                assert _from_results(token, numbers), (
-                    f"cell {cell.get('id')} prints {token}, which is not in the results "
-                    f"file: {text[:300]!r}"
-                )
-    assert checked > 50  # the chapter does print numbers, and they were read
+    printed = list(_printed_numbers(notebook, labels))
+    assert len(printed) > 50  # the chapter does print numbers, and they were read
+    for cell_id, token, text in printed:
+        assert _from_results(token, numbers), (
+            f"cell {cell_id} prints {token}, which is not in the results file: "
+            f"{text[:300]!r}"
+        )
+    # and a number typed by hand is caught
+    doctored = next(c for c in notebook.cells if c.get("id") == "verdicts")
+    doctored.outputs.append(
+        {"output_type": "stream", "name": "stdout", "text": "0.4242"}
+    )
+    assert not all(
+        _from_results(t, numbers) for _, t, _ in _printed_numbers(notebook, labels)
+    )
 
 
 def test_the_chapter_prose_states_no_number_of_its_own():
@@ -348,3 +364,169 @@ def test_the_chapter_prose_states_no_number_of_its_own():
     for constant in sorted(constants, key=len, reverse=True):
         prose = prose.replace(constant, " ")
     assert re.findall(r"\d", prose) == [], re.findall(r".{30}\d.{30}", prose)[:5]
+
+
+def test_the_decision_guide_shows_a_static_answer_and_live_controls_redraw(capsys):
+    from utils import widgets
+
+    records = scores("speech", {"rnn": (0.90, 0.91, 0.92), "cnn": (0.80, 0.81, 0.82)})
+    records += scores("images", {"rnn": (0.80, 0.81, 0.82), "cnn": (0.90, 0.91, 0.92)})
+    records += [
+        latency_record("rnn", [1, 4, 16, 64]),
+        latency_record("cnn", [1, 1, 1, 1]),
+    ]
+    assert widgets.decision_guide(records, live=False) is None  # the book: a figure
+    assert "Figure" in capsys.readouterr().out
+    controls = widgets.decision_guide(records, live=True)
+    assert "Figure" in capsys.readouterr().out
+    controls["kind"].value = "image"  # moving a control draws the answer again
+    assert "Figure" in capsys.readouterr().out
+    controls["latency_ms"].value = 1.0
+    assert "Figure" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- what the prose says
+
+
+@pytest.fixture(scope="module")
+def committed():
+    records = comparison.load_results()
+    summary = comparison.summary_table(records)
+    return records, summary, comparison.verdicts(summary)
+
+
+def ranked(summary, task):
+    rows = summary.loc[task]
+    low = comparison.lower_is_better(rows["metric"].iloc[0])
+    return list(rows.sort_values("mean", ascending=low).index)
+
+
+def test_what_the_chapter_says_of_each_task_holds_for_the_committed_results(committed):
+    """The chapter's prose reads the committed results ("the convolutional family wins",
+    "the Transformer falls towards chance"); if a rerun of the benchmark changes one of
+    these, this test says which sentence to rewrite."""
+    records, summary, verdict = committed
+    # speech: no winner, all four share the lead
+    assert verdict.loc["speech", "winner"] is None
+    assert len(verdict.loc["speech", "sharing_the_lead"]) == 4
+    # images: the CNN wins by several times the spread; hybrid second; row readers last
+    images = summary.loc["images"]
+    assert verdict.loc["images", "winner"] == "cnn"
+    assert verdict.loc["images", "gap"] > 3 * (
+        images.loc["cnn", "sd"] + images.loc["hybrid", "sd"]
+    )
+    assert ranked(summary, "images")[:2] == ["cnn", "hybrid"]
+    # promoters: Transformer > hybrid > CNN, the rule separating each; the GRU on a subset
+    assert ranked(summary, "promoters") == ["transformer", "hybrid", "cnn", "rnn"]
+    assert verdict.loc["promoters", "winner"] == "transformer"
+    promoters = summary.loc["promoters"]
+    assert comparison.separated(*promoters.loc["hybrid", ["mean", "sd"]],
+                                *promoters.loc["cnn", ["mean", "sd"]])  # fmt: skip
+    gru = next(r for r in records if r["key"] == "promoters/rnn/matched/seed0")
+    assert (
+        gru["epochs"] == 2
+        and gru["train_examples"] < promoters.loc["cnn", "train_examples"]
+    )
+    # motif order at 4x: the hybrid wins; the CNN keeps much; Transformer towards chance
+    motif = comparison.robustness_table(records, "motif_grammar")
+    assert verdict.loc["motif_grammar", "winner"] == "hybrid"
+    assert motif["cnn"]["length_800"][0] > 0.8 * motif["cnn"]["test"][0]
+    assert motif["transformer"]["length_800"][0] < 0.6
+    assert motif["rnn"]["length_800"][1] > 0.05  # varies widely from seed to seed
+    # digit strings: hybrid lowest, the CNN within the spread
+    assert verdict.loc["digit_strings", "best"] == "hybrid"
+    assert verdict.loc["digit_strings", "winner"] is None
+    assert "cnn" in verdict.loc["digit_strings", "sharing_the_lead"]
+
+
+def test_what_the_chapter_says_of_costs_and_length_holds(committed):
+    records, summary, verdict = committed
+    costs = comparison.hybrid_costs(summary)
+    assert (
+        costs.loc["speech", "time_ratio"] < 1 and costs.loc["images", "time_ratio"] < 1
+    )
+    for task in ("promoters", "motif_grammar"):  # about the same time
+        assert 0.8 < costs.loc[task, "time_ratio"] < 1.25
+    assert costs.loc["digit_strings", "time_ratio"] > 1.5  # clearly longer
+    assert costs.loc["images", "gain"] < 0 and costs.loc["images", "separated"]
+    assert (
+        0 < costs.loc["promoters", "gain"] < 0.01
+        and costs.loc["promoters", "separated"]
+    )
+    assert (
+        costs.loc["motif_grammar", "gain"] > 0.03
+        and costs.loc["motif_grammar", "separated"]
+    )
+    assert (
+        not costs.loc["speech", "separated"]
+        and not costs.loc["digit_strings", "separated"]
+    )
+    # takeaways: as fast as the CNN, or faster, on four of five; two tasks without a winner
+    assert (costs["time_ratio"] <= 1.05).sum() == 4
+    assert verdict["winner"].isna().sum() == 2
+    promoters = summary.loc["promoters", "train_seconds"]
+    assert promoters.idxmax() == "transformer"  # the longest training time of the four
+    # latency: alike at the shortest length; Transformer grows fastest, hybrid least
+    latency = comparison.latency_table(records)
+    shortest = [row["inference_ms"][0] for row in latency.values()]
+    assert max(shortest) < 1.5 * min(shortest)
+    growth = {f: row["inference_growth"] for f, row in latency.items()}
+    assert max(growth, key=growth.get) == "transformer"
+    assert min(growth, key=growth.get) == "hybrid"
+    steps = latency["rnn"]["lengths"][-1] / latency["rnn"]["lengths"][0]
+    assert steps / 2 < growth["rnn"] < 2 * steps  # about in proportion to length
+    transformer = latency["transformer"]
+    assert transformer["train_step_growth"] > transformer["inference_growth"]
+
+
+def test_what_the_chapter_says_of_little_data_and_changed_conditions_holds(committed):
+    records = committed[0]
+    curves = comparison.curve_table(records, "images")
+    sizes = [n for n, _, _ in curves["cnn"]]
+    at = {f: {n: m for n, m, _ in points} for f, points in curves.items()}
+    leads = [at["cnn"][n] - max(at[f][n] for f in at if f != "cnn") for n in sizes]
+    assert all(lead > 0 for lead in leads) and leads == sorted(leads, reverse=True)
+    order = {n: sorted(at, key=lambda f: -at[f][n]) for n in sizes}
+    assert order[sizes[0]][1] == "transformer"  # second with the fewest images
+    assert order[sizes[1]][-1] == order[sizes[2]][-1] == "transformer"  # last with more
+    gains = {f: at[f][sizes[-1]] - at[f][sizes[0]] for f in at}
+    assert max(gains, key=gains.get) == "rnn"
+    speech = comparison.robustness_table(records, "speech")
+    noisy = sorted(speech, key=lambda f: speech[f]["noise_0db"][0])
+    assert noisy[0] == "cnn" and set(noisy[-2:]) == {"rnn", "transformer"}
+    assert all(speech[f]["noise_0db"][0] < speech[f]["test"][0] for f in speech)
+    late = sorted(speech, key=lambda f: speech[f]["late_200ms"][0])
+    assert (
+        late[0] == "hybrid"
+        and speech["rnn"]["late_200ms"][0] >= speech["rnn"]["test"][0]
+    )
+    motif = comparison.robustness_table(records, "motif_grammar")
+    kept = {f: motif[f]["length_800"][0] / motif[f]["test"][0] for f in motif}
+    assert max(kept, key=kept.get) == "hybrid"
+    assert (
+        motif["rnn"]["length_800"][0] < 0.6
+        and motif["transformer"]["length_800"][0] < 0.6
+    )
+    digits = comparison.robustness_table(records, "digit_strings")
+    assert all(digits[f]["new_voice"][0] > 5 * digits[f]["test"][0] for f in digits)
+    for test_set, best in (("test", "cnn"), ("new_voice", "hybrid")):
+        assert min(digits, key=lambda f: digits[f][test_set][0]) == best
+        others = [f for f in digits if f != best]
+        assert not all(
+            comparison.separated(*digits[best][test_set], *digits[f][test_set])
+            for f in others
+        )
+    # the ranking moved under most of the changes measured
+    changes = [("speech", s) for s in ("noise_10db", "noise_0db", "late_200ms")]
+    changes += [("motif_grammar", "length_400"), ("motif_grammar", "length_800")]
+    changes += [("digit_strings", "new_voice")]
+    moved = 0
+    for task, test_set in changes:
+        table = comparison.robustness_table(records, task)
+        low = comparison.lower_is_better(protocol.TASKS[task].metric)
+
+        def order_of(name, table=table, low=low):
+            return sorted(table, key=lambda f: table[f][name][0], reverse=not low)
+
+        moved += order_of(test_set) != order_of("test")
+    assert moved > len(changes) / 2

@@ -322,6 +322,16 @@ def format_metric(metric: str, mean: float, sd: float | None = None) -> str:
 # ----------------------------------------------------------------------------- figures
 
 
+def _plain_log_ticks(ax, values):
+    """Log-scaled x axis labelled at ``values`` in plain numbers (12,000, not 1.2×10⁴)."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(values, [f"{v:,.0f}" for v in values])
+
+
 def plot_heatmap(summary, verdict, *, title="", description=""):
     """Task × family: each cell the mean ± standard deviation of the task's metric, its
     colour how close the mean is to the row's best (full scale: the row's range, or 5 % of
@@ -406,11 +416,14 @@ def plot_tradeoffs(summary, *, title="", description=""):
             ax.annotate(
                 f"{row['parameters'] / 1000:.0f} k",
                 (row["train_seconds"], scale * row["mean"]),
-                textcoords="offset points", xytext=(6, 4), fontsize=7.5,
+                textcoords="offset points", fontsize=7.5,
+                xytext=(6, 4) if FAMILIES.index(family) % 2 else (6, -11),
             )  # fmt: skip
         unit = " (%)" if metric == "error_rate" else ""
+        seconds = rows["train_seconds"]
+        _plain_log_ticks(ax, np.geomspace(seconds.min(), seconds.max(), 3).round())
+        ax.margins(x=0.15)
         ax.set(
-            xscale="log",
             title=TASK_LABELS[task],
             xlabel="training time (s, log scale)",
             ylabel=f"{METRIC_LABELS[metric]}{unit}"
@@ -476,8 +489,10 @@ def plot_sample_efficiency(curves: dict, *, title="", description=""):
             n, mean, yerr=np.nan_to_num(sd), marker="os^D"[i % 4], capsize=3,
             color=FAMILY_COLORS[family], label=FAMILY_LABELS[family], ls="-:--"[i % 3],
         )  # fmt: skip
+    _plain_log_ticks(
+        ax, sorted({n for points in curves.values() for n, _, _ in points})
+    )
     ax.set(
-        xscale="log",
         xlabel="training examples (log scale)",
         ylabel="test accuracy (fraction)",
         title=title,
@@ -520,12 +535,13 @@ def plot_robustness(records, *, title="", description=""):
         metric = protocol.TASKS[task].metric
         scale = 100 if metric == "error_rate" else 1
         x = np.arange(len(sets))
-        for i, (family, by_set) in enumerate(table.items()):
+        for family, by_set in table.items():
             mean = [scale * by_set[s][0] for s in sets]
             sd = [scale * np.nan_to_num(by_set[s][1]) for s in sets]
             ax.errorbar(
                 x, mean, yerr=sd, marker="os^D"[FAMILIES.index(family)], capsize=3,
-                color=FAMILY_COLORS[family], label=FAMILY_LABELS[family], ls="-:--"[i % 3],
+                color=FAMILY_COLORS[family], label=FAMILY_LABELS[family],
+                ls=("-", ":", "--", "-.")[FAMILIES.index(family)],
             )  # fmt: skip
         unit = " (%)" if metric == "error_rate" else " (fraction)"
         worse = ", lower is better" if lower_is_better(metric) else ""
@@ -533,10 +549,11 @@ def plot_robustness(records, *, title="", description=""):
         ax.set(xlabel=xlabel, ylabel=f"{METRIC_LABELS[metric]}{unit}{worse}")
         ax.set_title(TASK_LABELS[task], fontsize=9.5)
         ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()  # speech: all four families
     fig.suptitle(title)
     fig.set_label(description or title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncols=len(labels), fontsize="small")
     return fig
 
 
@@ -674,7 +691,7 @@ def recommend(data: DataDescription, records) -> Recommendation:
             reasons.append(
                 f"latency: no family answers {data.length:,} steps within "
                 f"{data.latency_ms:g} ms on this machine; the fastest, "
-                f"{FAMILY_LABELS[fastest]}, takes {ms[fastest]:.1f} ms"
+                f"{FAMILY_LABELS[fastest]}, takes {ms[fastest]:.2f} ms"
             )
             considered = [fastest] + [f for f in considered if f != fastest]
         elif fast_enough[0] != considered[0]:
@@ -705,10 +722,18 @@ def recommend(data: DataDescription, records) -> Recommendation:
                 if n == nearest
             }
             best = max((f for f in at if f in considered), key=lambda f: at[f][0])
+            curve = f"on the images curve at {nearest:,} examples"
+            leader = f"the {FAMILY_LABELS[best]} family leads"
+            score = format_metric("accuracy", *at[best])
             reasons.append(
-                f"little data: {data.examples:,} examples, against the {trained_on:,} "
-                f"this evidence was trained on; on the images curve at {nearest:,} examples "
-                f"the {FAMILY_LABELS[best]} family leads ({format_metric('accuracy', *at[best])})"
+                f"little data: {data.examples:,} examples, against the {trained_on:,} this "
+                f"evidence was trained on; {curve} {leader} ({score})"
+                + (
+                    ""
+                    if task == "images"
+                    else ", evidence from another domain: a warning that the ranking may "
+                    "change with so little data, not a measurement of it"
+                )
             )
             if task == "images":
                 considered = [best] + [f for f in considered if f != best]
@@ -724,7 +749,7 @@ def plot_recommendation(advice: Recommendation, records, data: DataDescription):
     summary = summary_table(records).loc[advice.task]
     metric = summary["metric"].iloc[0]
     fig, (text_ax, ax) = plt.subplots(
-        1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.7, 1]}
+        1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]}
     )
     text_ax.axis("off")
     described = (
@@ -734,8 +759,8 @@ def plot_recommendation(advice: Recommendation, records, data: DataDescription):
     )
     lines = [f"Your data: {described}", ""]
     for reason in advice.reasons:
-        lines += textwrap.wrap(reason, 72, initial_indent="• ", subsequent_indent="  ")
-    text_ax.text(0, 1, "\n".join(lines), va="top", fontsize=8.5, family="sans-serif")
+        lines += textwrap.wrap(reason, 66, initial_indent="• ", subsequent_indent="  ")
+    text_ax.text(0, 1, "\n".join(lines), va="top", fontsize=9.5, linespacing=1.4)
     text_ax.set_title(
         f"Recommended: {FAMILY_LABELS[advice.family]}", loc="left", fontweight="bold"
     )
@@ -755,10 +780,13 @@ def plot_recommendation(advice: Recommendation, records, data: DataDescription):
     )
     low, high = (scale * summary["mean"]).min(), (scale * summary["mean"]).max()
     span = max(high - low, 0.02 * scale)
-    ax.set_ylim(max(0, low - 2 * span), high + span)
+    bottom = max(0, low - 2 * span)
+    top = high + span if metric == "error_rate" else min(high + span, 1.0)
+    ax.set_ylim(bottom, top)
     unit = " (%)" if metric == "error_rate" else ""
     ax.set(
-        ylabel=f"{METRIC_LABELS[metric]}{unit} (axis cut)",
+        ylabel=f"{METRIC_LABELS[metric]}{unit}"
+        + (f" (axis from {bottom:.2g})" if bottom else ""),
         title=f"evidence: {TASK_LABELS[advice.task]}",
     )
     ax.title.set_fontsize(9.5)

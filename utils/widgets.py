@@ -226,13 +226,13 @@ def decision_guide(
                 style=style,
             ),
             "length": widgets.Dropdown(
-                options=[50, 100, 250, 1000, 4000, 16000],
+                options=sorted({50, 100, 250, 1000, 4000, 16000, length}),
                 value=length,
                 description="steps per example",
                 style=style,
             ),
             "examples": widgets.Dropdown(
-                options=[300, 1000, 3000, 10000, 50000],
+                options=sorted({300, 1000, 3000, 10000, 50000, examples}),
                 value=examples,
                 description="training examples",
                 style=style,
