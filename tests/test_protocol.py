@@ -283,3 +283,14 @@ def test_latency_cells_time_each_family_against_length_and_train_nothing(
     assert "test_metric" not in record and len(record["machine"]["commit"]) == 40
     assert protocol.summarise([record]) == []  # no test metric to summarise
     assert protocol.estimate(cells, [record], "reduced")["seconds"] == 0.0
+
+
+def test_the_full_estimate_counts_final_cells_but_not_for_latency(quick_mode, capsys):
+    records = [fake_record("speech/cnn/matched/seed0")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(protocol, "read_results", lambda path: records)
+        bench.main(["protocol", "--protocol", "full", "--estimate", "--tasks", "speech",
+                    "latency", "--families", "cnn", "--budgets", "matched"])  # fmt: skip
+    out = capsys.readouterr().out
+    # 6 tuning trials + 3 final seeds for speech/cnn, and the one latency cell
+    assert "full protocol: 10 cells" in out

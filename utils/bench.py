@@ -175,7 +175,9 @@ def protocol_main(argv) -> list:
         if (
             args.protocol == "full"
         ):  # the final cells: 3 seeds per (task, family, budget)
-            groups = dict.fromkeys((c.task, c.family, c.budget) for c in cells)
+            groups = dict.fromkeys(
+                (c.task, c.family, c.budget) for c in cells if c.stage == "tune"
+            )
             trial = tuple((name, values[0]) for name, values in p.TUNING.items())
             cells = cells + [
                 c for g in groups for c in p.seed_cells(*g, args.seeds, trial)
