@@ -32,6 +32,7 @@ def record(task, family, seed, score, **fields):
         "test_metric": score,
         "test": {"test": {metric: score}},
         "train_examples": 1000,
+        "epochs": 10,
         "parameters": 40_000,
         "seconds_per_epoch": 2.0,
         "train_seconds": 20.0,
@@ -211,9 +212,30 @@ def test_the_winner_check_passes_the_rule_and_refuses_the_usual_mistakes():
     def higher_always(means, sds, low):
         return rule(means, sds, False)
 
+    def every_pair(means, sds, low):
+        pairs = [(a, b) for a in means for b in means if a < b]
+        ok = all(abs(means[a] - means[b]) > sds[a] + sds[b] for a, b in pairs)
+        return (min if low else max)(means, key=means.get) if ok else None
+
+    def at_least(means, sds, low):
+        best = (min if low else max)(means, key=means.get)
+        others = [f for f in means if f != best]
+        ok = all(abs(means[best] - means[f]) >= sds[best] + sds[f] for f in others)
+        return best if ok else None
+
+    def pooled(means, sds, low):
+        best = (min if low else max)(means, key=means.get)
+        others = [f for f in means if f != best]
+        ok = all(
+            abs(means[best] - means[f]) > math.hypot(sds[best], sds[f]) for f in others
+        )
+        return best if ok else None
+
     assert checks.check_winner_rule(rule)
     assert not checks.check_winner_rule(runner_up_only)
     assert not checks.check_winner_rule(higher_always)
+    for wrong in (every_pair, at_least, pooled):
+        assert not checks.check_winner_rule(wrong), wrong.__name__
     assert not checks.check_winner_rule("not a function")
 
 
@@ -427,12 +449,20 @@ def test_what_the_chapter_says_of_each_task_holds_for_the_committed_results(comm
         gru["epochs"] == 2
         and gru["train_examples"] < promoters.loc["cnn", "train_examples"]
     )
-    # motif order at 4x: the hybrid wins; the CNN keeps much; Transformer towards chance
+    # motif order at 4x: the hybrid wins, leading at the training length too; both
+    # convolutional designs lose some; the Transformer towards chance; the GRU unreliable
     motif = comparison.robustness_table(records, "motif_grammar")
     assert verdict.loc["motif_grammar", "winner"] == "hybrid"
-    assert motif["cnn"]["length_800"][0] > 0.8 * motif["cnn"]["test"][0]
+    assert max(motif, key=lambda f: motif[f]["test"][0]) == "hybrid"
+    for family in ("cnn", "hybrid"):
+        assert motif[family]["length_800"][0] < motif[family]["test"][0]
     assert motif["transformer"]["length_800"][0] < 0.6
-    assert motif["rnn"]["length_800"][1] > 0.05  # varies widely from seed to seed
+    assert motif["rnn"]["test"][1] > 0.1  # its seeds disagree widely at 200 bp already
+    # the parameter counts are matched to within a tenth of the budget
+    for r in records:
+        if r["stage"] == "final":
+            budget = r["budget_parameters"]
+            assert abs(r["parameters"] - budget) < 0.1 * budget
     # digit strings: hybrid lowest, the CNN within the spread
     assert verdict.loc["digit_strings", "best"] == "hybrid"
     assert verdict.loc["digit_strings", "winner"] is None
@@ -487,7 +517,9 @@ def test_what_the_chapter_says_of_little_data_and_changed_conditions_holds(commi
     leads = [at["cnn"][n] - max(at[f][n] for f in at if f != "cnn") for n in sizes]
     assert all(lead > 0 for lead in leads) and leads == sorted(leads, reverse=True)
     order = {n: sorted(at, key=lambda f: -at[f][n]) for n in sizes}
-    assert order[sizes[0]][1] == "transformer"  # second with the fewest images
+    assert order[sizes[0]][1] == "transformer"  # second with the fewest images...
+    fewest = {f: next(p for p in curves[f] if p[0] == sizes[0]) for f in curves}
+    assert not comparison.separated(*fewest["transformer"][1:], *fewest["hybrid"][1:])
     assert order[sizes[1]][-1] == order[sizes[2]][-1] == "transformer"  # last with more
     gains = {f: at[f][sizes[-1]] - at[f][sizes[0]] for f in at}
     assert max(gains, key=gains.get) == "rnn"
@@ -496,17 +528,16 @@ def test_what_the_chapter_says_of_little_data_and_changed_conditions_holds(commi
     assert noisy[0] == "cnn" and set(noisy[-2:]) == {"rnn", "transformer"}
     assert all(speech[f]["noise_0db"][0] < speech[f]["test"][0] for f in speech)
     late = sorted(speech, key=lambda f: speech[f]["late_200ms"][0])
-    assert (
-        late[0] == "hybrid"
-        and speech["rnn"]["late_200ms"][0] >= speech["rnn"]["test"][0]
+    assert late[0] == "hybrid" and speech["transformer"]["late_200ms"][1] > 0.05
+    assert speech["rnn"]["late_200ms"][0] >= speech["rnn"]["test"][0]  # it rises...
+    assert not comparison.separated(
+        *speech["rnn"]["late_200ms"], *speech["rnn"]["test"]
     )
     motif = comparison.robustness_table(records, "motif_grammar")
     kept = {f: motif[f]["length_800"][0] / motif[f]["test"][0] for f in motif}
-    assert max(kept, key=kept.get) == "hybrid"
-    assert (
-        motif["rnn"]["length_800"][0] < 0.6
-        and motif["transformer"]["length_800"][0] < 0.6
-    )
+    assert abs(kept["cnn"] - kept["hybrid"]) < 0.05  # a similar share of their accuracy
+    assert max(motif, key=lambda f: motif[f]["length_800"][0]) == "hybrid"
+    assert motif["transformer"]["length_800"][0] < 0.6
     digits = comparison.robustness_table(records, "digit_strings")
     assert all(digits[f]["new_voice"][0] > 5 * digits[f]["test"][0] for f in digits)
     for test_set, best in (("test", "cnn"), ("new_voice", "hybrid")):

@@ -916,6 +916,12 @@ def check_winner_rule(answer):
          "the best is separated from both others here."),
         ({"a": 0.90, "b": 0.80}, {"a": nan, "b": nan}, False, None,
          "with one seed there is no spread (NaN): one seed never makes a winner."),
+        ({"a": 0.95, "b": 0.80, "c": 0.79}, {"a": 0.01, "b": 0.02, "c": 0.02}, False, "a",
+         "only the best must be separated from each other family; b and c may tie."),
+        ({"a": 0.5, "b": 0.0}, {"a": 0.25, "b": 0.25}, False, None,
+         "a gap exactly equal to the spreads' sum does not separate: it must be larger."),
+        ({"a": 0.9, "b": 0.8}, {"a": 0.06, "b": 0.06}, False, None,
+         "add the two standard deviations (0.12 here), do not pool them."),
     ]  # fmt: skip
     for means, sds, low, expected, hint in cases:
         try:
@@ -971,7 +977,8 @@ def check_hybrid_cost(answer, summary):
             hint = (
                 "use the training time (train_seconds), not the time per epoch."
                 if math.isclose(got, per_epoch, rel_tol=0.02)
-                else "divide the hybrid's train_seconds by the convolutional family's."
+                else "divide the hybrid's train_seconds in `summary` (the median over "
+                "seeds, not the mean) by the convolutional family's."
             )
         return report(name, False, f"{task}: {got:.3g} is not the ratio; {hint}")
     return report(name, True, "right: now set each ratio beside what the hybrid gains.")

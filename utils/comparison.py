@@ -40,7 +40,7 @@ FAMILY_COLORS = {
 }  # the same in every figure
 TASK_LABELS = {
     "speech": "speech: new speaker",
-    "images": "images: Fashion-MNIST",
+    "images": "images: Fashion-MNIST (a subset)",
     "promoters": "DNA: promoters",
     "motif_grammar": "DNA: motif order, 4× length",
     "digit_strings": "CTC: digit strings, new voice",
@@ -53,7 +53,8 @@ METRIC_LABELS = {
 
 
 def lower_is_better(metric: str) -> bool:
-    """Whether a smaller value of ``metric`` is the better one (error rates, losses)."""
+    """Whether a smaller value of ``metric`` is the better one (error rates, losses).
+    (chapter: Choosing in practice)"""
     return metric in ("error_rate", "loss")
 
 
@@ -63,7 +64,7 @@ def lower_is_better(metric: str) -> bool:
 def load_results(path=RESULTS) -> list[dict]:
     """The records of a results file, checked: it exists, it holds full-settings records
     (quick-mode numbers are not results) and every record names its task and family.
-    A missing file says how to get one."""
+    A missing file says how to get one. (chapter: Choosing in practice)"""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
@@ -92,7 +93,8 @@ def load_results(path=RESULTS) -> list[dict]:
 
 def provenance(records) -> dict:
     """Where and when the records were measured: machine, versions, commits, the dates
-    and the busiest load average seen (a busy machine inflates the times)."""
+    and the busiest load average seen (a busy machine inflates the times).
+    (chapter: Choosing in practice)"""
     machines = [r["machine"] for r in records]
     finished = sorted(r["finished"] for r in records)
     return {
@@ -113,11 +115,23 @@ def provenance(records) -> dict:
 # ----------------------------------------------------------------------------- tables
 
 
+def _final_on_everything(record, task, family) -> bool:
+    """A final cell of ``task`` and ``family`` at the matched budget, trained on the whole
+    training set (not a point of a sample-efficiency curve)."""
+    return (
+        (record["task"], record["family"], record["stage"]) == (task, family, "final")
+        and record["budget"] == "matched"
+        and not record.get("train_fraction")  # None: the whole training set
+    )
+
+
 def summary_table(records):
     """One row per task and family at the whole training set (no curve points): the
     deciding metric's mean and standard deviation over seeds, seeds, parameters, the median
-    seconds per epoch and of training, and the batch-1 latency. A ``pandas`` frame indexed
-    by (task, family), tasks in the protocol's order."""
+    seconds per epoch and of training, the epochs and training examples (a family may train
+    on less, as the promoters' GRU does), and the batch-1 latency. A ``pandas`` frame
+    indexed by (task, family), tasks in the protocol's order (chapter: Choosing in
+    practice)."""
     import pandas as pd
 
     rows = []
@@ -125,16 +139,14 @@ def summary_table(records):
         if row["train_fraction"] != 1.0 or row["budget"] != "matched":
             continue
         group = [
-            r
-            for r in records
-            if r["stage"] == "final"
-            and (r["task"], r["family"], r["budget"])
-            == (row["task"], row["family"], "matched")
-            and not r.get("train_fraction")
+            r for r in records if _final_on_everything(r, row["task"], row["family"])
         ]
         rows.append(
             row
-            | {"train_seconds": statistics.median(r["train_seconds"] for r in group)}
+            | {
+                "epochs": statistics.median(r["epochs"] for r in group),
+                "train_seconds": statistics.median(r["train_seconds"] for r in group),
+            }
         )
     table = pd.DataFrame(rows)
     order = {t: i for i, t in enumerate(protocol.TASKS)}
@@ -142,14 +154,23 @@ def summary_table(records):
         ["task", "family"],
         key=lambda c: c.map(order) if c.name == "task" else c.map(FAMILIES.index),
     )
-    columns = ["metric", "mean", "sd", "seeds", "train_examples", "parameters"]
+    columns = [
+        "metric",
+        "mean",
+        "sd",
+        "seeds",
+        "train_examples",
+        "epochs",
+        "parameters",
+    ]
     columns += ["seconds_per_epoch", "train_seconds", "latency_ms_batch1"]
     return table.set_index(["task", "family"])[columns]
 
 
 def separated(a_mean, a_sd, b_mean, b_sd) -> bool:
     """The module's rule: two means are separated when their gap exceeds the sum of the
-    standard deviations (a missing spread, from one seed, never separates)."""
+    standard deviations (a missing spread, from one seed, never separates).
+    (chapter: Choosing in practice)"""
     if math.isnan(a_sd) or math.isnan(b_sd):
         return False
     return abs(a_mean - b_mean) > a_sd + b_sd
@@ -158,7 +179,8 @@ def separated(a_mean, a_sd, b_mean, b_sd) -> bool:
 def verdicts(summary):
     """Per task: the best family by mean, the families sharing the lead (not separated from
     the best, the best included), and ``winner``: the best family when it shares the lead
-    with nobody, else ``None``. A ``pandas`` frame indexed by task."""
+    with nobody, else ``None``. A ``pandas`` frame indexed by task.
+    (chapter: Choosing in practice)"""
     import pandas as pd
 
     rows = []
@@ -167,12 +189,12 @@ def verdicts(summary):
         low = lower_is_better(group["metric"].iloc[0])
         ranked = group.sort_values("mean", ascending=low)
         best = ranked.index[0]
-        b = ranked.loc[best]
+        top = ranked.loc[best]
         lead = [
             f
             for f in ranked.index
             if f == best
-            or not separated(b["mean"], b["sd"], *ranked.loc[f, ["mean", "sd"]])
+            or not separated(top["mean"], top["sd"], *ranked.loc[f, ["mean", "sd"]])
         ]
         runner_up = ranked.index[1] if len(ranked) > 1 else None
         rows.append(
@@ -180,10 +202,10 @@ def verdicts(summary):
                 "task": task,
                 "metric": group["metric"].iloc[0],
                 "best": best,
-                "best_mean": b["mean"],
-                "best_sd": b["sd"],
+                "best_mean": top["mean"],
+                "best_sd": top["sd"],
                 "runner_up": runner_up,
-                "gap": abs(b["mean"] - ranked.loc[runner_up, "mean"])
+                "gap": abs(top["mean"] - ranked.loc[runner_up, "mean"])
                 if runner_up
                 else np.nan,
                 "sharing_the_lead": lead,
@@ -201,7 +223,7 @@ def hybrid_costs(summary):
     convolutional family (``time_ratio``, training time over training time) and what it
     buys (``gain``, positive when the hybrid scores better, in the metric's units), and
     whether the two are ``separated`` by the module's rule. A ``pandas`` frame indexed by
-    task."""
+    task. (chapter: Choosing in practice)"""
     import pandas as pd
 
     rows = []
@@ -227,7 +249,8 @@ def hybrid_costs(summary):
 
 def protocol_cost(records) -> dict:
     """What the records cost to measure: cells, CPU hours (every cell's CPU time added
-    up) and wall-clock minutes from the first cell's start to the last cell's end."""
+    up) and wall-clock minutes from the first cell's start to the last cell's end.
+    (chapter: Choosing in practice)"""
     from datetime import datetime, timedelta
 
     def ended(r):
@@ -245,7 +268,8 @@ def protocol_cost(records) -> dict:
 def curve_table(records, task="images"):
     """The sample-efficiency curve: ``{family: [(training examples, mean, sd), ...]}`` in
     increasing size, from the task's final cells at every training fraction (the whole
-    training set, or the reduced protocol's subset of it, included)."""
+    training set, or the reduced protocol's subset of it, included).
+    (chapter: Choosing in practice)"""
     curves = {}
     for row in protocol.summarise(records):
         if row["task"] == task and row["budget"] == "matched":
@@ -257,16 +281,11 @@ def curve_table(records, task="images"):
 
 def robustness_table(records, task, metric=None):
     """Mean and standard deviation over seeds of every test set of a task's final cells
-    at the whole training set: ``{family: {test set: (mean, sd)}}``."""
+    at the whole training set: ``{family: {test set: (mean, sd)}}``.
+    (chapter: Choosing in practice)"""
     out = {}
     for family in FAMILIES:
-        group = [
-            r
-            for r in records
-            if (r["task"], r["family"], r["stage"]) == (task, family, "final")
-            and r["budget"] == "matched"
-            and not r.get("train_fraction")
-        ]
+        group = [r for r in records if _final_on_everything(r, task, family)]
         if not group:
             continue
         name = metric or group[0]["metric"]
@@ -281,7 +300,8 @@ def robustness_table(records, task, metric=None):
 def latency_table(records) -> dict:
     """From the latency cells: ``{family: {"lengths": [...], "inference_ms": [...],
     "train_step_ms": [...], "parameters": n, "inference_growth": ...,
-    "train_step_growth": ...}}``, the growths from the shortest length to the longest."""
+    "train_step_growth": ...}}``, the growths from the shortest length to the longest.
+    (chapter: Choosing in practice)"""
     out = {}
     for r in records:
         if r["stage"] == "latency":
@@ -301,25 +321,48 @@ def latency_table(records) -> dict:
 
 def latency_at(latency: dict, family: str, length: int) -> float:
     """A family's batch-1 latency (ms) at ``length`` steps, interpolated on log-log axes
-    between the measured lengths (extrapolated in proportion to length beyond them)."""
+    between the measured lengths; beyond them, the trend of the nearest two measurements
+    continues (a Transformer's latency, which grows faster than length, keeps growing
+    faster). (chapter: Choosing in practice)"""
     lengths = np.log(latency[family]["lengths"])
     ms = np.log(latency[family]["inference_ms"])
     x = math.log(length)
-    if x > lengths[-1]:  # beyond the longest measured: proportional to length
-        return float(math.exp(ms[-1] + x - lengths[-1]))
+    for end, before in ((-1, -2), (0, 1)):  # past the longest, or below the shortest
+        if (x - lengths[end]) * (lengths[end] - lengths[before]) > 0:
+            slope = (ms[end] - ms[before]) / (lengths[end] - lengths[before])
+            return float(math.exp(ms[end] + slope * (x - lengths[end])))
     return float(math.exp(np.interp(x, lengths, ms)))
 
 
 def format_metric(metric: str, mean: float, sd: float | None = None) -> str:
-    """``0.912 ± 0.012`` for a fraction, ``13.3 % ± 1.2`` for an error rate."""
+    """``0.912 ± 0.012`` for a fraction, ``0.9877 ± 0.0011`` for a ROC-AUC (whose
+    differences here are in the third decimal), ``13.3 % ± 1.2`` for an error rate.
+    (chapter: Choosing in practice)"""
     if metric == "error_rate":
         text = f"{100 * mean:.1f} %"
         return text if sd is None or math.isnan(sd) else f"{text} ± {100 * sd:.1f}"
-    text = f"{mean:.3f}"
-    return text if sd is None or math.isnan(sd) else f"{text} ± {sd:.3f}"
+    digits = 4 if metric == "roc_auc" else 3
+    text = f"{mean:.{digits}f}"
+    return text if sd is None or math.isnan(sd) else f"{text} ± {sd:.{digits}f}"
 
 
 # ----------------------------------------------------------------------------- figures
+
+
+def _log_ticks_1_2_5(ax, values):
+    """Log-scaled x axis spanning ``values``, ticks at 1, 2, 5, 10, 20, ... in plain
+    numbers."""
+    low, high = min(values), max(values)
+    ticks = [
+        m * 10**e
+        for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+        for m in (1, 2, 5)
+    ]
+    shown = [t for t in ticks if low / 1.6 <= t <= high * 1.6]
+    if len(shown) < 2:  # a narrow range: the two ticks around it
+        shown = [max(t for t in ticks if t <= low), min(t for t in ticks if t >= high)]
+    _plain_log_ticks(ax, shown)
+    ax.set_xlim(min(shown[0], low / 1.3), max(shown[-1], high * 1.3))
 
 
 def _plain_log_ticks(ax, values):
@@ -337,7 +380,7 @@ def plot_heatmap(summary, verdict, *, title="", description=""):
     colour how close the mean is to the row's best (full scale: the row's range, or 5 % of
     the best value if larger), the families sharing the lead outlined. Rows have different
     metrics, so colours compare within a row only; a task without a model of a family
-    shows a grey cell."""
+    shows a grey cell. (chapter: Choosing in practice)"""
     tasks = list(dict.fromkeys(summary.index.get_level_values("task")))
     fig, ax = plt.subplots(figsize=(8.4, 0.75 * len(tasks) + 1.6))
     cmap = plt.get_cmap("Blues")
@@ -398,7 +441,8 @@ def plot_heatmap(summary, verdict, *, title="", description=""):
 
 def plot_tradeoffs(summary, *, title="", description=""):
     """One panel per task: the metric (mean ± standard deviation over seeds) against
-    training time, one point per family, labelled with its parameter count."""
+    training time, one point per family (their parameter counts are matched; the summary
+    table lists them). (chapter: Choosing in practice)"""
     tasks = list(dict.fromkeys(summary.index.get_level_values("task")))
     ncols = 3
     nrows = -(-len(tasks) // ncols)
@@ -413,15 +457,8 @@ def plot_tradeoffs(summary, *, title="", description=""):
                 marker="os^D"[FAMILIES.index(family)], color=FAMILY_COLORS[family], capsize=3,
                 ls="none", label=FAMILY_LABELS[family],
             )  # fmt: skip
-            ax.annotate(
-                f"{row['parameters'] / 1000:.0f} k",
-                (row["train_seconds"], scale * row["mean"]),
-                textcoords="offset points", fontsize=7.5,
-                xytext=(6, 4) if FAMILIES.index(family) % 2 else (6, -11),
-            )  # fmt: skip
         unit = " (%)" if metric == "error_rate" else ""
-        seconds = rows["train_seconds"]
-        _plain_log_ticks(ax, np.geomspace(seconds.min(), seconds.max(), 3).round())
+        _log_ticks_1_2_5(ax, rows["train_seconds"])
         ax.margins(x=0.15)
         ax.set(
             title=TASK_LABELS[task],
@@ -436,9 +473,7 @@ def plot_tradeoffs(summary, *, title="", description=""):
     handles, labels = axes.flat[0].get_legend_handles_labels()
     spare = list(axes.flat)[len(tasks) :]
     if spare:  # the legend in an empty panel, where it hides nothing
-        spare[0].legend(
-            handles, labels, loc="center", title="family (label: parameters)"
-        )
+        spare[0].legend(handles, labels, loc="center", title="family")
     else:
         fig.legend(handles, labels, loc="lower center", ncols=len(labels))
     fig.suptitle(title)
@@ -449,7 +484,8 @@ def plot_tradeoffs(summary, *, title="", description=""):
 
 def plot_latency(latency: dict, *, title="", description=""):
     """Two log-log panels against input length, one line per family: inference latency of
-    one example, and one training step (forward and backward) on a batch of 16."""
+    one example, and one training step (forward and backward) on a batch of 16.
+    (chapter: Choosing in practice)"""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     panels = [
         ("inference_ms", "inference, batch 1 (ms, log scale)"),
@@ -481,7 +517,7 @@ def plot_latency(latency: dict, *, title="", description=""):
 
 def plot_sample_efficiency(curves: dict, *, title="", description=""):
     """Test accuracy (mean ± standard deviation over seeds) against training examples,
-    one line per family, log-scaled examples."""
+    one line per family, log-scaled examples. (chapter: Choosing in practice)"""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (family, points) in enumerate(curves.items()):
         n, mean, sd = (np.array(v, dtype=float) for v in zip(*points, strict=True))
@@ -526,7 +562,8 @@ ROBUSTNESS_PANELS = {  # task -> (test sets in order, their labels, x-axis label
 def plot_robustness(records, *, title="", description=""):
     """Side by side, each family's score (mean ± standard deviation over seeds) as its test
     conditions move away from training: noise and a late start on speech, longer motif
-    sequences, a new voice for digit strings."""
+    sequences (joined by lines: lengths are ordered), a new voice for digit strings
+    (points side by side: separate conditions). (chapter: Choosing in practice)"""
     fig, axes = plt.subplots(1, len(ROBUSTNESS_PANELS), figsize=(12, 3.9))
     for ax, (task, (sets, labels, xlabel)) in zip(
         axes, ROBUSTNESS_PANELS.items(), strict=True
@@ -535,13 +572,17 @@ def plot_robustness(records, *, title="", description=""):
         metric = protocol.TASKS[task].metric
         scale = 100 if metric == "error_rate" else 1
         x = np.arange(len(sets))
-        for family, by_set in table.items():
+        ordered = (
+            task == "motif_grammar"
+        )  # lengths are ordered; the other conditions not
+        for i, (family, by_set) in enumerate(table.items()):
             mean = [scale * by_set[s][0] for s in sets]
             sd = [scale * np.nan_to_num(by_set[s][1]) for s in sets]
+            dodge = 0 if ordered else 0.08 * (i - (len(table) - 1) / 2)  # bars apart
             ax.errorbar(
-                x, mean, yerr=sd, marker="os^D"[FAMILIES.index(family)], capsize=3,
+                x + dodge, mean, yerr=sd, marker="os^D"[FAMILIES.index(family)], capsize=3,
                 color=FAMILY_COLORS[family], label=FAMILY_LABELS[family],
-                ls=("-", ":", "--", "-.")[FAMILIES.index(family)],
+                ls=("-", ":", "--", "-.")[FAMILIES.index(family)] if ordered else "none",
             )  # fmt: skip
         unit = " (%)" if metric == "error_rate" else " (fraction)"
         worse = ", lower is better" if lower_is_better(metric) else ""
@@ -606,7 +647,8 @@ class DataDescription:
 @dataclass(frozen=True)
 class Recommendation:
     """The guide's answer: a family, the task whose results are the evidence, and one
-    reason per step of the reasoning, each quoting the numbers it rests on."""
+    reason per step of the reasoning, each quoting the numbers it rests on.
+    (chapter: Choosing in practice)"""
 
     family: str
     task: str
@@ -621,129 +663,140 @@ class Recommendation:
 
 
 def recommend(data: DataDescription, records) -> Recommendation:
-    """The decision guide as a function of the results: start from the families that
-    share the lead on the task like ``data`` (the module's separation rule), prefer the
-    cheapest to train among them, then apply the constraints the benchmark measured:
-    streaming (no Transformer: attention needs the whole window), the latency budget (batch-1
-    latency at ``data.length`` from the latency cells) and little data (the images
-    sample-efficiency curve)."""
-    summary = summary_table(records)
-    verdict = verdicts(summary)
-    task = KINDS[data.kind][0]
-    rows, v = summary.loc[task], verdict.loc[task]
-    metric = v["metric"]
+    """The decision guide as a function of the results (chapter: Choosing in practice).
 
-    def score(family):
+    Start from the families that share the lead on the benchmark task most like ``data``
+    (the module's separation rule), the cheapest to train first, then the others in order
+    of their score; then apply the constraints the benchmark measured, each adding a
+    reason: streaming (no Transformer: attention needs the whole window), the latency
+    budget (batch-1 latency at ``data.length`` from the latency cells) and little data (the
+    images sample-efficiency curve, which decides only for images)."""
+    summary = summary_table(records)
+    task = KINDS[data.kind][0]
+    rows, verdict = summary.loc[task], verdicts(summary).loc[task]
+    metric = verdict["metric"]
+
+    def score_of(family):
         return format_metric(metric, *rows.loc[family, ["mean", "sd"]])
 
     seeds = int(rows["seeds"].min())
-    lead = list(v["sharing_the_lead"])
-    if v["winner"]:
-        runner = v["runner_up"]
+    evidence = f"on {TASK_LABELS[task]} ({seeds} seeds)"
+    lead = list(verdict["sharing_the_lead"])
+    if verdict["winner"]:
+        best, runner = verdict["best"], verdict["runner_up"]
         reasons = [
-            f"on {TASK_LABELS[task]} ({seeds} seeds) the {FAMILY_LABELS[v['best']]} family "
-            f"leads, {score(v['best'])} against {score(runner)} for the "
-            f"{FAMILY_LABELS[runner]} one: a gap larger than the spread"
+            f"{evidence} the {FAMILY_LABELS[best]} family leads, {score_of(best)} against "
+            f"{score_of(runner)} for the {FAMILY_LABELS[runner]} one: a gap larger than "
+            "the spread"
         ]
     else:
-        scores = ", ".join(f"{FAMILY_LABELS[f]} {score(f)}" for f in lead)
-        reasons = [
-            f"on {TASK_LABELS[task]} ({seeds} seeds) no family wins: {scores} are within "
-            "the spread between seeds of each other"
-        ]
+        scores = ", ".join(f"{FAMILY_LABELS[f]} {score_of(f)}" for f in lead)
         lead.sort(key=lambda f: rows.loc[f, "train_seconds"])
-        reasons.append(
-            f"of these, the {FAMILY_LABELS[lead[0]]} family trains fastest "
-            f"({rows.loc[lead[0], 'train_seconds']:.0f} s)"
+        times = ", ".join(
+            f"{FAMILY_LABELS[f]} {rows.loc[f, 'train_seconds']:.0f} s" for f in lead
         )
-    # beyond the lead, the rest in order of their mean, in case a constraint rules out all
-    rest = [
-        f for f in rows.sort_values("mean", ascending=lower_is_better(metric)).index
-    ]
-    considered = lead + [f for f in rest if f not in lead]
+        reasons = [
+            f"{evidence} no family wins: {scores} are within the spread between seeds of "
+            "each other",
+            f"so the cheapest to train comes first: {times}",
+        ]
+    # beyond the lead, the rest in order of their score, in case a constraint rules out all
+    by_score = rows.sort_values("mean", ascending=lower_is_better(metric)).index
+    considered = lead + [f for f in by_score if f not in lead]
 
-    if data.streaming and "transformer" in considered:
-        considered.remove("transformer")
-        reasons.append(
-            "streaming: a Transformer attends to the whole window, so it cannot answer "
-            "step by step; build the chosen family causally (a one-directional GRU, "
-            "causal convolutions), which none of the benchmark's models is"
-        )
-    elif data.streaming:
+    if data.streaming:
         reasons.append(
             "streaming: build the chosen family causally (a one-directional GRU, causal "
             "convolutions); the benchmark measured the non-causal versions"
+            + (
+                ", and a Transformer, which attends to the whole window, is left out"
+                if "transformer" in considered
+                else ""
+            )
         )
+        considered = [f for f in considered if f != "transformer"]
 
+    allowed = list(considered)  # the families within the latency budget, if one is set
     if data.latency_ms is not None:
-        latency = latency_table(records)
-        ms = {
-            f: latency_at(latency, f, data.length) for f in considered if f in latency
-        }
-        fast_enough = [f for f in considered if ms.get(f, math.inf) <= data.latency_ms]
-        if not ms:
-            reasons.append(
-                "latency: the results file has no latency cells to judge by (run "
-                "`make benchmark BENCHMARK_ARGS='--tasks latency'`)"
-            )
-        elif not fast_enough:
-            fastest = min(ms, key=ms.get)
-            reasons.append(
-                f"latency: no family answers {data.length:,} steps within "
-                f"{data.latency_ms:g} ms on this machine; the fastest, "
-                f"{FAMILY_LABELS[fastest]}, takes {ms[fastest]:.2f} ms"
-            )
-            considered = [fastest] + [f for f in considered if f != fastest]
-        elif fast_enough[0] != considered[0]:
-            slow = considered[0]
-            reasons.append(
-                f"latency: the {FAMILY_LABELS[slow]} family needs {ms[slow]:.1f} ms for "
-                f"{data.length:,} steps, over the {data.latency_ms:g} ms allowed; the "
-                f"{FAMILY_LABELS[fast_enough[0]]} family needs {ms[fast_enough[0]]:.1f} ms"
-            )
-            considered = fast_enough + [f for f in considered if f not in fast_enough]
-        else:
-            reasons.append(
-                f"latency: the {FAMILY_LABELS[considered[0]]} family answers "
-                f"{data.length:,} steps in {ms[considered[0]]:.1f} ms, within the "
-                f"{data.latency_ms:g} ms allowed"
-            )
+        considered, allowed, reason = _apply_latency(data, considered, records)
+        reasons.append(reason)
 
     trained_on = int(rows["train_examples"].max())
-    if data.examples < trained_on / 2:
-        curves = curve_table(records)
+    curves = curve_table(records)
+    if data.examples < trained_on / 2 and curves:
         sizes = sorted({n for points in curves.values() for n, _, _ in points})
-        if sizes:
-            nearest = min(sizes, key=lambda n: abs(math.log(n / data.examples)))
-            at = {
-                f: (m, s)
-                for f, points in curves.items()
-                for n, m, s in points
-                if n == nearest
-            }
-            best = max((f for f in at if f in considered), key=lambda f: at[f][0])
-            curve = f"on the images curve at {nearest:,} examples"
-            leader = f"the {FAMILY_LABELS[best]} family leads"
-            score = format_metric("accuracy", *at[best])
-            reasons.append(
-                f"little data: {data.examples:,} examples, against the {trained_on:,} this "
-                f"evidence was trained on; {curve} {leader} ({score})"
-                + (
-                    ""
-                    if task == "images"
-                    else ", evidence from another domain: a warning that the ranking may "
-                    "change with so little data, not a measurement of it"
-                )
+        nearest = min(sizes, key=lambda n: abs(math.log(n / data.examples)))
+        at = {
+            f: (m, s)
+            for f, points in curves.items()
+            for n, m, s in points
+            if n == nearest
+        }
+        candidates = [f for f in allowed if f in at] or [
+            f for f in considered if f in at
+        ]
+        best = max(candidates, key=lambda f: at[f][0])
+        reasons.append(
+            f"little data: {data.examples:,} examples, against the {trained_on:,} this "
+            f"evidence was trained on; on the images curve at {nearest:,} examples the "
+            f"{FAMILY_LABELS[best]} family leads ({format_metric('accuracy', *at[best])})"
+            + (
+                ""
+                if task == "images"
+                else ", evidence from another domain: a warning that the ranking may "
+                "change with so little data, not a measurement of it"
             )
-            if task == "images":
-                considered = [best] + [f for f in considered if f != best]
+        )
+        if task == "images":
+            considered = [best] + [f for f in considered if f != best]
     return Recommendation(considered[0], task, tuple(reasons), tuple(considered))
+
+
+def _apply_latency(data: DataDescription, considered, records):
+    """The latency step of :func:`recommend`: ``(considered reordered, families within
+    the budget, the reason)``, from the speech models' batch-1 latency at
+    ``data.length`` measured by the benchmark."""
+    latency = latency_table(records)
+    ms = {f: latency_at(latency, f, data.length) for f in considered if f in latency}
+    if not ms:
+        reason = (
+            "latency: the results file has no latency cells to judge by (run "
+            "`make benchmark BENCHMARK_ARGS='--tasks latency'`)"
+        )
+        return considered, considered, reason
+    where = "on the benchmark's machine (its speech models' timings)"
+    steps, budget = f"{data.length:,} steps", f"{data.latency_ms:g} ms"
+    fast_enough = [f for f in considered if ms.get(f, math.inf) <= data.latency_ms]
+    if not fast_enough:
+        fastest = min(ms, key=ms.get)
+        reason = (
+            f"latency: no family answers {steps} within {budget} {where}; the fastest, "
+            f"{FAMILY_LABELS[fastest]}, takes {ms[fastest]:.2f} ms"
+        )
+        return [fastest] + [f for f in considered if f != fastest], [fastest], reason
+    first = considered[0]
+    if fast_enough[0] == first:
+        reason = (
+            f"latency: the {FAMILY_LABELS[first]} family answers {steps} in "
+            f"{ms[first]:.1f} ms {where}, within the {budget} allowed"
+        )
+        return considered, fast_enough, reason
+    reason = (
+        f"latency: the {FAMILY_LABELS[first]} family needs {ms[first]:.1f} ms for {steps} "
+        f"{where}, over the {budget} allowed; the next in line that meets it, the "
+        f"{FAMILY_LABELS[fast_enough[0]]} family, needs {ms[fast_enough[0]]:.1f} ms"
+    )
+    return (
+        fast_enough + [f for f in considered if f not in fast_enough],
+        fast_enough,
+        reason,
+    )
 
 
 def plot_recommendation(advice: Recommendation, records, data: DataDescription):
     """The decision guide's answer as a figure: the reasons on the left, the evidence
     task's scores (mean ± standard deviation) on the right, the recommended family's bar
-    outlined."""
+    outlined. (chapter: Choosing in practice)"""
     import textwrap
 
     summary = summary_table(records).loc[advice.task]
@@ -778,10 +831,12 @@ def plot_recommendation(advice: Recommendation, records, data: DataDescription):
         linewidth=2.5,
         capsize=3,
     )
-    low, high = (scale * summary["mean"]).min(), (scale * summary["mean"]).max()
-    span = max(high - low, 0.02 * scale)
-    bottom = max(0, low - 2 * span)
-    top = high + span if metric == "error_rate" else min(high + span, 1.0)
+    spread = scale * summary["sd"].fillna(0)
+    low = (scale * summary["mean"] - spread).min()
+    high = (scale * summary["mean"] + spread).max()
+    margin = max(high - low, 0.02 * scale) / 4
+    bottom = max(0, low - margin)
+    top = high + margin if metric == "error_rate" else min(high + margin, 1.0)
     ax.set_ylim(bottom, top)
     unit = " (%)" if metric == "error_rate" else ""
     ax.set(
