@@ -108,7 +108,7 @@ def provenance(records) -> dict:
         "uncommitted changes to utils": any(m["utils_modified"] for m in machines),
         "first finished": finished[0],
         "last finished": finished[-1],
-        "highest 1-minute load": max(m["load_average"][0] for m in machines),
+        "highest 1-minute load": round(max(m["load_average"][0] for m in machines), 2),
     }
 
 
