@@ -143,7 +143,11 @@ class Chromium:
 
     def __init__(self, executable: str, *, timeout: float = 30):
         self.timeout = timeout
-        self._profile = tempfile.TemporaryDirectory(prefix="course-chromium-")
+        # Chromium's helper processes can still write to the profile for a moment after the
+        # browser exits: cleaning up retries, then leaves a stray folder rather than fail
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="course-chromium-", ignore_cleanup_errors=True
+        )
         command = [
             executable,
             "--headless",
@@ -235,6 +239,14 @@ class Chromium:
             self._process.wait(10)
         except subprocess.TimeoutExpired:
             self._process.kill()
+        for _ in range(10):  # a helper process may still be writing into the profile
+            try:
+                shutil.rmtree(self._profile.name)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.2)
         self._profile.cleanup()
 
     def __enter__(self):
